@@ -1,0 +1,43 @@
+"""The whole environment schema. Every variable here is listed in .env.example."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env(
+    DJANGO_DEBUG=(bool, False),
+    DJANGO_SECRET_KEY=(str, ""),
+    DJANGO_ALLOWED_HOSTS=(list, []),
+    DJANGO_CSRF_TRUSTED_ORIGINS=(list, []),
+    DJANGO_SECURE_SSL=(bool, False),
+    DATABASE_URL=(str, f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+    DB_CONN_MAX_AGE=(int, 0),
+    REDIS_URL=(str, ""),
+    CELERY_BROKER_URL=(str, ""),
+    EMAIL_URL=(str, "consolemail://"),
+    DEFAULT_FROM_EMAIL=(str, "minyi@localhost"),
+    MEDIA_ROOT=(str, str(BASE_DIR / "media")),
+    STATIC_ROOT=(str, str(BASE_DIR / "staticfiles")),
+    MINYI_SITE_NAME=(str, "民意"),
+    MINYI_TRACKING_PREFIX=(str, "MY"),
+    MINYI_RATE_LIMIT_SUBMIT=(str, "10/m"),
+    MINYI_RATE_LIMIT_TRACK=(str, "30/m"),
+    MINYI_RATE_LIMIT_AUTH=(str, "10/m"),
+    MINYI_RATE_LIMIT_ENABLED=(bool, True),
+    MINYI_MAX_CONTENT_CHARS=(int, 20000),
+    MINYI_ATTACHMENT_MAX_MB=(int, 10),
+    MINYI_ATTACHMENT_MAX_COUNT=(int, 5),
+    MINYI_API_TOKEN_HOURS=(int, 12),
+    MINYI_EVALUATION_WINDOW_DAYS=(int, 7),
+    MINYI_LOGIN_FAILURE_LIMIT=(int, 5),
+    MINYI_LOGIN_COOLOFF_MINUTES=(int, 30),
+    MINYI_DEMO_PASSWORD=(str, ""),
+    MINYI_LOG_LEVEL=(str, "INFO"),
+)
+
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(str(BASE_DIR / ".env"))

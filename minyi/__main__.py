@@ -1,0 +1,3 @@
+from minyi.cli import main
+
+raise SystemExit(main())
