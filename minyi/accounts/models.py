@@ -32,12 +32,18 @@ class Department(TreeNode):
     name = models.CharField(_("名称"), max_length=100)
     code = models.SlugField(_("编码"), max_length=40, unique=True)
     region = models.ForeignKey(
-        "accounts.Region", null=True, blank=True, on_delete=models.SET_NULL, related_name="departments",
+        "accounts.Region",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="departments",
         verbose_name=_("所属区域"),
     )
     is_active = models.BooleanField(_("启用"), default=True)
     reply_needs_approval = models.BooleanField(
-        _("答复需负责人审核"), default=False, help_text=_("开启后，承办人的答复须经部门负责人审核后才发给群众。")
+        _("答复需负责人审核"),
+        default=False,
+        help_text=_("开启后，承办人的答复须经部门负责人审核后才发给群众。"),
     )
 
     class Meta:
@@ -83,7 +89,9 @@ class Role(models.TextChoices):
 
 
 class Membership(models.Model):
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("用户"))
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("用户")
+    )
     department = models.ForeignKey(
         Department, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("部门")
     )
@@ -126,13 +134,19 @@ class ApiToken(models.Model):
     def issue(cls, user: User) -> tuple[ApiToken, str]:
         raw = secrets.token_urlsafe(32)
         token = cls.objects.create(
-            user=user, key_hash=_hash_token(raw), expires_at=timezone.now() + settings.MINYI_API_TOKEN_LIFETIME
+            user=user,
+            key_hash=_hash_token(raw),
+            expires_at=timezone.now() + settings.MINYI_API_TOKEN_LIFETIME,
         )
         return token, raw
 
     @classmethod
     def lookup(cls, raw: str) -> User | None:
-        token = cls.objects.select_related("user").filter(key_hash=_hash_token(raw), expires_at__gt=timezone.now()).first()
+        token = (
+            cls.objects.select_related("user")
+            .filter(key_hash=_hash_token(raw), expires_at__gt=timezone.now())
+            .first()
+        )
         if token is None or not token.user.is_active:
             return None
         return token.user

@@ -15,15 +15,27 @@ class Case(models.Model):
     query_code_hash = models.CharField(max_length=100, editable=False)
     kind = models.CharField(_("诉求类型"), max_length=16, choices=Kind.choices, default=Kind.COMPLAINT)
     channel = models.CharField(_("渠道"), max_length=10, choices=Channel.choices, default=Channel.WEB)
-    priority = models.CharField(_("紧急程度"), max_length=10, choices=Priority.choices, default=Priority.ORDINARY)
+    priority = models.CharField(
+        _("紧急程度"), max_length=10, choices=Priority.choices, default=Priority.ORDINARY
+    )
     title = models.CharField(_("标题"), max_length=200)
     content = models.TextField(_("内容"), help_text=_("群众原文，按原样保存"))
     is_anonymous = models.BooleanField(_("匿名"), default=False)
     category = models.ForeignKey(
-        "routing.Category", null=True, blank=True, on_delete=models.PROTECT, related_name="cases", verbose_name=_("分类")
+        "routing.Category",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
+        verbose_name=_("分类"),
     )
     region = models.ForeignKey(
-        "accounts.Region", null=True, blank=True, on_delete=models.PROTECT, related_name="cases", verbose_name=_("区域")
+        "accounts.Region",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
+        verbose_name=_("区域"),
     )
     address = models.CharField(_("地址"), max_length=255, blank=True)
     latitude = models.DecimalField(_("纬度"), max_digits=9, decimal_places=6, null=True, blank=True)
@@ -32,22 +44,44 @@ class Case(models.Model):
         _("状态"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.SUBMITTED, db_index=True
     )
     department = models.ForeignKey(
-        "accounts.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="cases",
+        "accounts.Department",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
         verbose_name=_("承办部门"),
     )
     submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="submitted_cases",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="submitted_cases",
         verbose_name=_("提交账号"),
     )
     logged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="logged_cases",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="logged_cases",
         verbose_name=_("登记人"),
     )
     duplicate_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates", verbose_name=_("重复于")
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="duplicates",
+        verbose_name=_("重复于"),
     )
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_cases", verbose_name=_("并入")
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_cases",
+        verbose_name=_("并入"),
     )
     # Deadlines, stored when the case enters a state; "overdue" is derived from due_at.
     accept_due_at = models.DateTimeField(_("受理时限"), null=True, blank=True)
@@ -65,7 +99,9 @@ class Case(models.Model):
     escalated_for_due_at = models.DateTimeField(null=True, blank=True, editable=False)
     extension_count = models.PositiveSmallIntegerField(_("延期次数"), default=0)
     pending_extension_days = models.PositiveIntegerField(_("待批延期天数"), null=True, blank=True)
-    needs_supervision = models.BooleanField(_("待督办处理"), default=False, help_text=_("群众不满意，进入督办队列"))
+    needs_supervision = models.BooleanField(
+        _("待督办处理"), default=False, help_text=_("群众不满意，进入督办队列")
+    )
     reopen_count = models.PositiveSmallIntegerField(_("重办次数"), default=0)
     created_at = models.DateTimeField(_("提交时间"), db_index=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
@@ -75,7 +111,9 @@ class Case(models.Model):
         verbose_name = _("诉求")
         verbose_name_plural = _("诉求")
         constraints = [
-            models.CheckConstraint(condition=models.Q(status__in=CaseStatus.values), name="case_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=CaseStatus.values), name="case_status_valid"
+            ),
             models.CheckConstraint(condition=models.Q(kind__in=Kind.values), name="case_kind_valid"),
             models.CheckConstraint(condition=models.Q(channel__in=Channel.values), name="case_channel_valid"),
         ]
@@ -158,8 +196,12 @@ class Reply(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="replies")
     text = models.TextField(_("答复内容"))
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    department = models.ForeignKey("accounts.Department", null=True, on_delete=models.SET_NULL, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    department = models.ForeignKey(
+        "accounts.Department", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.SENT)
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -109,48 +109,82 @@ def _t(sources, target, roles, **kw) -> Transition:
 A = CaseAction
 TRANSITIONS: dict[CaseAction, Transition] = {
     A.ACCEPT: _t({S.SUBMITTED}, S.ACCEPTED, {INTAKE}),
-    A.DECLINE: _t({S.SUBMITTED}, S.DECLINED, {INTAKE}, note_required=True, guard="the citizen is told the reason"),
-    A.REFER: _t({S.SUBMITTED, S.ACCEPTED}, S.REFERRED, {INTAKE}, note_required=True, requires=("referred_to",)),
+    A.DECLINE: _t(
+        {S.SUBMITTED}, S.DECLINED, {INTAKE}, note_required=True, guard="the citizen is told the reason"
+    ),
+    A.REFER: _t(
+        {S.SUBMITTED, S.ACCEPTED}, S.REFERRED, {INTAKE}, note_required=True, requires=("referred_to",)
+    ),
     A.ASSIGN: _t({S.ACCEPTED, S.RETURNED}, S.ASSIGNED, {DISPATCHER}, requires=("department",)),
     A.RETURN: _t({S.ASSIGNED}, S.RETURNED, {HANDLER, HEAD}, note_required=True),
     A.START: _t({S.ASSIGNED}, S.IN_PROGRESS, {HANDLER, HEAD}),
     A.REQUEST_EXTENSION: _t(
-        {S.IN_PROGRESS}, None, {HANDLER, HEAD}, note_required=True, requires=("days",),
+        {S.IN_PROGRESS},
+        None,
+        {HANDLER, HEAD},
+        note_required=True,
+        requires=("days",),
         guard="no request pending; fewer extensions than the policy allows; days within the policy's limit",
     ),
     A.APPROVE_EXTENSION: _t(
         {S.IN_PROGRESS}, None, {HEAD, SUPERVISOR}, guard="an extension request is pending; the due date moves"
     ),
-    A.DENY_EXTENSION: _t({S.IN_PROGRESS}, None, {HEAD, SUPERVISOR}, note_required=True, guard="a request is pending"),
+    A.DENY_EXTENSION: _t(
+        {S.IN_PROGRESS}, None, {HEAD, SUPERVISOR}, note_required=True, guard="a request is pending"
+    ),
     A.REPLY: _t(
-        {S.IN_PROGRESS}, S.REPLIED, {HANDLER, HEAD}, requires=("text",),
+        {S.IN_PROGRESS},
+        S.REPLIED,
+        {HANDLER, HEAD},
+        requires=("text",),
         guard="where the department's policy requires approval, a handler's reply waits for the head",
         alternative_targets=(S.IN_PROGRESS,),
     ),
     A.APPROVE_REPLY: _t({S.IN_PROGRESS}, S.REPLIED, {HEAD}, guard="a reply is waiting for approval"),
-    A.REJECT_REPLY: _t({S.IN_PROGRESS}, None, {HEAD}, note_required=True, guard="a reply is waiting for approval"),
+    A.REJECT_REPLY: _t(
+        {S.IN_PROGRESS}, None, {HEAD}, note_required=True, guard="a reply is waiting for approval"
+    ),
     A.EVALUATE: _t(
-        {S.REPLIED}, S.CLOSED, {CITIZEN}, requires=("rating",),
+        {S.REPLIED},
+        S.CLOSED,
+        {CITIZEN},
+        requires=("rating",),
         guard="within the evaluation window, once per reply; dissatisfied needs a reason and stays replied "
         "in the supervisor's queue",
         alternative_targets=(S.REPLIED,),
     ),
     A.CLOSE: _t(
-        {S.REPLIED}, S.CLOSED, {SUPERVISOR, SYSTEM},
+        {S.REPLIED},
+        S.CLOSED,
+        {SUPERVISOR, SYSTEM},
         guard="supervisor: after a dissatisfied rating, with a note; system: the evaluation window passed unrated",
     ),
     A.REOPEN: _t({S.REPLIED, S.CLOSED}, S.ASSIGNED, {SUPERVISOR}, note_required=True),
-    A.MERGE: _t(OPEN_STATES, S.MERGED, {DISPATCHER}, requires=("into",), guard="into another open, unmerged case"),
+    A.MERGE: _t(
+        OPEN_STATES, S.MERGED, {DISPATCHER}, requires=("into",), guard="into another open, unmerged case"
+    ),
     A.REQUEST_REVIEW: _t(
-        {S.REPLIED, S.CLOSED}, S.UNDER_REVIEW, {CITIZEN}, note_required=True,
+        {S.REPLIED, S.CLOSED},
+        S.UNDER_REVIEW,
+        {CITIZEN},
+        note_required=True,
         guard="within the review period after the reply",
     ),
     A.DECIDE_REVIEW: _t(
-        {S.UNDER_REVIEW}, S.CLOSED, {SUPERVISOR}, note_required=True, requires=("decision",),
+        {S.UNDER_REVIEW},
+        S.CLOSED,
+        {SUPERVISOR},
+        note_required=True,
+        requires=("decision",),
         guard="decision 'upheld' closes; 'redo' sends it back to the department",
         alternative_targets=(S.ASSIGNED,),
     ),
-    A.ESCALATE: _t(OPEN_STATES, None, {SUPERVISOR, SYSTEM}, guard="a flag and an event; system escalates once per deadline"),
+    A.ESCALATE: _t(
+        OPEN_STATES,
+        None,
+        {SUPERVISOR, SYSTEM},
+        guard="a flag and an event; system escalates once per deadline",
+    ),
     A.ADD_INFO: _t(OPEN_STATES | {S.REPLIED}, None, {CITIZEN}, requires=("text",)),
 }
 
@@ -164,7 +198,9 @@ class InvalidTransition(Conflict):
         allowed = [a.value for a in allowed_actions(current)]
         message = _("当前状态“%(status)s”下不能执行“%(action)s”。可执行的操作：%(allowed)s") % {
             "status": CaseStatus(current).label if current in CaseStatus.values else current,
-            "action": ACTION_LABELS.get(action, action) if action in CaseAction._value2member_map_ else action,
+            "action": ACTION_LABELS.get(action, action)
+            if action in CaseAction._value2member_map_
+            else action,
             "allowed": "、".join(str(ACTION_LABELS[CaseAction(a)]) for a in allowed) or "—",
         }
         super().__init__(message, fields={"status": current, "action": action, "allowed": allowed})

@@ -25,7 +25,11 @@ class Notification(models.Model):
         SMS = "sms", _("短信")
 
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
     )
     address = models.CharField(_("地址"), max_length=254, blank=True)
     channel = models.CharField(_("渠道"), max_length=10, choices=Channel.choices, default=Channel.INAPP)
@@ -55,7 +59,12 @@ class TreeNode(models.Model):
     """
 
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", verbose_name=_("上级")
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        verbose_name=_("上级"),
     )
     path = models.CharField(max_length=255, editable=False, db_index=True, default="")
     depth = models.PositiveSmallIntegerField(editable=False, default=0)
@@ -73,9 +82,6 @@ class TreeNode(models.Model):
                     raise ValidationError({"parent": _("上级不能是自身或自身的下级。")})
                 node = node.parent
 
-    def _computed_path(self) -> str:
-        return f"{self.parent.path if self.parent_id else '/'}{self.pk}/"
-
     def save(self, *args, **kwargs) -> None:
         if self.pk is None:
             super().save(*args, **kwargs)
@@ -89,10 +95,15 @@ class TreeNode(models.Model):
             kwargs["update_fields"] = {*kwargs["update_fields"], "path", "depth"}
         super().save(*args, **kwargs)
         if old_path and old_path != self.path:
-            for node in type(self).objects.filter(path__startswith=old_path).exclude(pk=self.pk).order_by("depth"):
+            for node in (
+                type(self).objects.filter(path__startswith=old_path).exclude(pk=self.pk).order_by("depth")
+            ):
                 node.path = self.path + node.path[len(old_path) :]
                 node.depth = node.path.count("/") - 2
                 type(self).objects.filter(pk=node.pk).update(path=node.path, depth=node.depth)
+
+    def _computed_path(self) -> str:
+        return f"{self.parent.path if self.parent_id else '/'}{self.pk}/"
 
     def subtree(self):
         return type(self).objects.filter(path__startswith=self.path)

@@ -15,12 +15,19 @@ from minyi.core.tasks import enqueue
 logger = logging.getLogger(__name__)
 
 
-def notify_users(*, users: Iterable, subject: str, body: str = "", case_id: int | None = None, topic: str = "") -> int:
+def notify_users(
+    *, users: Iterable, subject: str, body: str = "", case_id: int | None = None, topic: str = ""
+) -> int:
     """In-app notification for each staff user, plus e-mail to those with an address. Returns the count."""
     count = 0
     for user in users:
         Notification.objects.create(
-            recipient=user, channel=Notification.Channel.INAPP, subject=subject, body=body, case_id=case_id, topic=topic
+            recipient=user,
+            channel=Notification.Channel.INAPP,
+            subject=subject,
+            body=body,
+            case_id=case_id,
+            topic=topic,
         )
         if user.email:
             notify_address(address=user.email, subject=subject, body=body, case_id=case_id, topic=topic)
@@ -28,12 +35,19 @@ def notify_users(*, users: Iterable, subject: str, body: str = "", case_id: int 
     return count
 
 
-def notify_address(*, address: str, subject: str, body: str, case_id: int | None = None, topic: str = "") -> None:
+def notify_address(
+    *, address: str, subject: str, body: str, case_id: int | None = None, topic: str = ""
+) -> None:
     """Queue an e-mail to an address (a citizen's, typically); it is sent after commit."""
     if not address:
         return
     note = Notification.objects.create(
-        address=address, channel=Notification.Channel.EMAIL, subject=subject, body=body, case_id=case_id, topic=topic
+        address=address,
+        channel=Notification.Channel.EMAIL,
+        subject=subject,
+        body=body,
+        case_id=case_id,
+        topic=topic,
     )
     enqueue("minyi.core.notify.deliver", notification_id=note.pk)
 

@@ -36,7 +36,7 @@ def enqueue(path: str, **kwargs: Any) -> None:
             return
         try:
             _call(path, kwargs)
-        except Exception:  # noqa: BLE001 - a side effect must not break the request that triggered it
+        except Exception:
             logger.exception("inline task %s failed", path)
 
     transaction.on_commit(go, robust=True)

@@ -35,7 +35,9 @@ class SlaPolicy(models.Model):
         HOURS = "hours", _("小时")
 
     kind = models.CharField(_("诉求类型"), max_length=16, choices=Kind.choices)
-    priority = models.CharField(_("紧急程度"), max_length=10, choices=Priority.choices, default=Priority.ORDINARY)
+    priority = models.CharField(
+        _("紧急程度"), max_length=10, choices=Priority.choices, default=Priority.ORDINARY
+    )
     unit = models.CharField(_("计时单位"), max_length=16, choices=Unit.choices, default=Unit.WORKING_DAYS)
     accept_within = models.PositiveIntegerField(_("受理时限"), help_text=_("自提交起"))
     handle_within = models.PositiveIntegerField(_("办理时限"), help_text=_("自受理起"))

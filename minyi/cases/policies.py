@@ -1,0 +1,201 @@
+"""Every rule about who may see and do what with a case. Views and APIs ask here; they hold no rules.
+
+An Actor is who is acting: a staff user with roles, the citizen behind one case, or the system.
+A case the actor may not see raises NotFound (HTTP 404), never a hint that it exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+
+from minyi.accounts.models import Department, Membership, Role
+from minyi.cases import workflow
+from minyi.cases.models import Case
+from minyi.cases.workflow import CaseAction, CaseStatus
+from minyi.core.exceptions import Forbidden, NotFound
+
+if TYPE_CHECKING:
+    from minyi.accounts.models import User
+
+STAFF = "staff"
+CITIZEN = "citizen"
+SYSTEM = "system"
+
+#: Roles that may read a person's contact details (each read is logged).
+CONTACT_ROLES = frozenset({Role.INTAKE, Role.DISPATCHER, Role.HANDLER, Role.HEAD, Role.SUPERVISOR})
+#: Roles that see every case.
+SEE_ALL_ROLES = frozenset({Role.SUPERVISOR, Role.LEADER, Role.ADMIN})
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: str
+    user: User | None = None
+    roles: frozenset[str] = frozenset()
+    #: departments (with their sub-departments) where the user is a handler or head
+    department_ids: frozenset[int] = frozenset()
+    head_department_ids: frozenset[int] = frozenset()
+    #: for a citizen: the case they proved with tracking number + query code
+    case_id: int | None = None
+    label: str = field(default="", compare=False)
+
+    @property
+    def is_staff_actor(self) -> bool:
+        return self.kind == STAFF
+
+    def role_for(self, action: CaseAction) -> str:
+        """The role under which this actor performs `action`, for the event record."""
+        if self.kind != STAFF:
+            return self.kind
+        allowed = workflow.TRANSITIONS[action].roles & self.roles
+        return sorted(allowed)[0] if allowed else (sorted(self.roles)[0] if self.roles else "")
+
+
+SYSTEM_ACTOR = Actor(kind=SYSTEM, roles=frozenset({workflow.SYSTEM}), label="system")
+
+
+def _subtree_ids(department_ids: set[int]) -> frozenset[int]:
+    if not department_ids:
+        return frozenset()
+    paths = list(Department.objects.filter(pk__in=department_ids).values_list("path", flat=True))
+    q = Q()
+    for path in paths:
+        q |= Q(path__startswith=path)
+    return frozenset(Department.objects.filter(q).values_list("pk", flat=True))
+
+
+def actor_for_user(user: User) -> Actor:
+    """The staff actor for a logged-in user; a user without memberships acts as a registered citizen."""
+    if not user or not user.is_authenticated or not user.is_active:
+        return Actor(kind=CITIZEN)
+    cached = getattr(user, "_minyi_actor", None)
+    if cached is not None:
+        return cached
+    rows = list(Membership.objects.filter(user=user).values_list("role", "department_id"))
+    roles = {role for role, _dept in rows}
+    if user.is_superuser:
+        roles.add(Role.ADMIN)
+    if not roles:
+        actor = Actor(kind=CITIZEN, user=user, label=user.username)
+    else:
+        handling = {dept for role, dept in rows if role in (Role.HANDLER, Role.HEAD)}
+        heads = {dept for role, dept in rows if role == Role.HEAD}
+        actor = Actor(
+            kind=STAFF,
+            user=user,
+            roles=frozenset(roles),
+            department_ids=_subtree_ids(handling),
+            head_department_ids=_subtree_ids(heads),
+            label=user.username,
+        )
+    user._minyi_actor = actor
+    return actor
+
+
+def citizen_actor(*, case: Case) -> Actor:
+    """The person behind `case`, once they have proved it (query code, or owning account)."""
+    return Actor(kind=CITIZEN, roles=frozenset({workflow.CITIZEN}), case_id=case.pk, label="citizen")
+
+
+def _as_actor(who: User | Actor | None) -> Actor:
+    if isinstance(who, Actor):
+        return who
+    if who is None:
+        return Actor(kind=CITIZEN)
+    return actor_for_user(who)
+
+
+def visibility_q(actor: Actor) -> Q | None:
+    """The filter for the cases `actor` may see; None means every case."""
+    if actor.kind == SYSTEM:
+        return None
+    if actor.kind == CITIZEN:
+        if actor.case_id is not None:
+            return Q(pk=actor.case_id)
+        if actor.user is not None:
+            return Q(submitted_by=actor.user)
+        return Q(pk__in=[])
+    if actor.roles & SEE_ALL_ROLES:
+        return None
+    q = Q(pk__in=[])
+    if Role.DISPATCHER in actor.roles:
+        q |= Q(status__in=[*workflow.OPEN_STATES, CaseStatus.REPLIED])
+    if Role.INTAKE in actor.roles:
+        q |= Q(status__in=workflow.UNDISPATCHED) | Q(logged_by=actor.user)
+    if actor.department_ids:
+        q |= Q(department_id__in=actor.department_ids)
+    return q
+
+
+def visible_cases(who: User | Actor | None) -> QuerySet[Case]:
+    actor = _as_actor(who)
+    q = visibility_q(actor)
+    qs = Case.objects.all()
+    return qs if q is None else qs.filter(q)
+
+
+def can_view(who: User | Actor | None, case: Case) -> bool:
+    return visible_cases(who).filter(pk=case.pk).exists()
+
+
+def can_view_contact(who: User | Actor | None, case: Case) -> bool:
+    actor = _as_actor(who)
+    if actor.kind != STAFF or not (actor.roles & CONTACT_ROLES):
+        return False
+    if case.is_anonymous:
+        return False
+    return can_view(actor, case)
+
+
+def _role_applies(actor: Actor, action: CaseAction, case: Case) -> bool:
+    roles = workflow.TRANSITIONS[action].roles
+    if actor.kind == SYSTEM:
+        return workflow.SYSTEM in roles
+    if actor.kind == CITIZEN:
+        return workflow.CITIZEN in roles and (
+            actor.case_id == case.pk or (actor.user is not None and case.submitted_by_id == actor.user.pk)
+        )
+    for role in roles & actor.roles:
+        if role in (Role.HANDLER, Role.HEAD):
+            if case.department_id in (
+                actor.head_department_ids if role == Role.HEAD else actor.department_ids
+            ):
+                return True
+        else:
+            return True
+    return False
+
+
+def require(who: User | Actor, action: CaseAction | str, case: Case) -> Actor:
+    """Raise unless `who` may perform `action` on `case` now. Returns the actor.
+
+    NotFound (404) when the case is not visible; InvalidTransition (409, naming what is allowed)
+    when the status does not allow the action; Forbidden (403) when the role does not.
+    """
+    actor = _as_actor(who)
+    if not can_view(actor, case):
+        raise NotFound(_("未找到该诉求。"))
+    action = workflow.parse_action(str(action))
+    workflow.next_status(case.status, action)
+    if not _role_applies(actor, action, case):
+        raise Forbidden(_("您无权对该诉求执行“%(action)s”。") % {"action": workflow.ACTION_LABELS[action]})
+    return actor
+
+
+def available_actions(who: User | Actor, case: Case) -> list[CaseAction]:
+    """The actions `who` may offer as buttons on `case` now (status and role; guards are checked on submit)."""
+    actor = _as_actor(who)
+    return [a for a in workflow.allowed_actions(case.status) if _role_applies(actor, a, case)]
+
+
+def can_act_at_all(who: User | Actor) -> bool:
+    actor = _as_actor(who)
+    return actor.kind == STAFF and bool(actor.roles - {Role.LEADER, Role.ADMIN})
+
+
+def is_staff(who: User | Actor | None) -> bool:
+    return _as_actor(who).kind == STAFF

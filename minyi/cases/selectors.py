@@ -1,0 +1,122 @@
+"""Reads of cases, already filtered by visibility (policies.visible_cases) and prefetched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from minyi.cases import policies, workflow
+from minyi.cases.models import Case, CaseEvent, Reply
+from minyi.cases.policies import Actor
+from minyi.core.exceptions import NotFound
+
+
+@dataclass
+class CaseFilters:
+    status: str | None = None
+    kind: str | None = None
+    category: int | None = None
+    region: int | None = None
+    department: int | None = None
+    overdue: bool | None = None
+    due_soon: bool | None = None
+    needs_supervision: bool | None = None
+    q: str | None = None
+    queue: str | None = None
+
+
+#: Workbench queues: name -> (label, filter). The policy's visibility is applied first.
+QUEUES = {
+    "to_accept": (_("待受理"), Q(status=workflow.CaseStatus.SUBMITTED)),
+    "to_dispatch": (_("待派单"), Q(status__in=[workflow.CaseStatus.ACCEPTED, workflow.CaseStatus.RETURNED])),
+    "mine": (
+        _("本部门办理中"),
+        Q(status__in=[workflow.CaseStatus.ASSIGNED, workflow.CaseStatus.IN_PROGRESS]),
+    ),
+    "supervision": (
+        _("待督办处理"),
+        Q(needs_supervision=True)
+        | Q(status=workflow.CaseStatus.UNDER_REVIEW)
+        | Q(pending_extension_days__gt=0),
+    ),
+}
+
+
+def cases_overdue(*, now: datetime | None = None, base: QuerySet[Case] | None = None) -> QuerySet[Case]:
+    now = now or timezone.now()
+    qs = Case.objects.all() if base is None else base
+    return qs.filter(status__in=workflow.CLOCK_RUNNING, due_at__lt=now)
+
+
+def case_list_for_user(
+    *, user, filters: CaseFilters | None = None, now: datetime | None = None
+) -> QuerySet[Case]:
+    filters = filters or CaseFilters()
+    now = now or timezone.now()
+    qs = policies.visible_cases(user).select_related("category", "region", "department")
+    if filters.queue in QUEUES:
+        qs = qs.filter(QUEUES[filters.queue][1])
+        if filters.queue == "mine":
+            actor = policies.actor_for_user(user) if not isinstance(user, Actor) else user
+            qs = qs.filter(department_id__in=actor.department_ids)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.kind:
+        qs = qs.filter(kind=filters.kind)
+    if filters.category:
+        qs = qs.filter(category_id=filters.category)
+    if filters.region:
+        qs = qs.filter(region_id=filters.region)
+    if filters.department:
+        qs = qs.filter(department_id=filters.department)
+    if filters.overdue is True:
+        qs = cases_overdue(now=now, base=qs)
+    elif filters.overdue is False:
+        qs = qs.exclude(status__in=workflow.CLOCK_RUNNING, due_at__lt=now)
+    if filters.due_soon:
+        qs = qs.filter(
+            status__in=workflow.CLOCK_RUNNING, due_at__gte=now, due_at__lt=now + timezone.timedelta(days=1)
+        )
+    if filters.needs_supervision:
+        qs = qs.filter(needs_supervision=True)
+    if filters.q:
+        q = filters.q.strip()[:100]
+        if q:
+            qs = qs.filter(Q(tracking_number=q.upper()) | Q(title__icontains=q) | Q(content__icontains=q))
+    return qs.order_by("-created_at", "-id")
+
+
+def case_get_for_user(*, user, case_id: int) -> Case:
+    """The case, if `user` may see it; NotFound (404) otherwise."""
+    case = (
+        policies.visible_cases(user)
+        .select_related("category", "region", "department", "merged_into", "duplicate_of")
+        .filter(pk=case_id)
+        .first()
+    )
+    if case is None:
+        raise NotFound(_("未找到该诉求。"))
+    return case
+
+
+def case_timeline(*, case: Case, public: bool) -> list[CaseEvent]:
+    qs = case.events.select_related("actor")
+    if public:
+        qs = qs.filter(is_public=True)
+    return list(qs.order_by("created_at", "id"))
+
+
+def case_replies(*, case: Case, public: bool) -> list[Reply]:
+    qs = case.replies.select_related("department")
+    if public:
+        qs = qs.filter(state=Reply.State.SENT)
+    return list(qs.order_by("created_at", "id"))
+
+
+def is_overdue(case: Case, now: datetime | None = None) -> bool:
+    now = now or timezone.now()
+    return bool(case.due_at and case.status in workflow.CLOCK_RUNNING and case.due_at < now)

@@ -1,0 +1,301 @@
+"""Text normalisation for analysis: ``normalize``, ``strip_invisible`` and ``to_simplified``.
+
+``normalize(text)`` prepares a citizen's message for the analysers (segmenter, classifier,
+duplicate index, PII finder). Its output is for analysis only: callers keep and display
+the original. The steps, in order:
+
+1. **Invisible and control characters** (``strip_invisible``): zero-width characters,
+   bidi controls, every other format character (Unicode category Cf), C0/C1 control
+   characters except ``\\n`` and ``\\t``, lone surrogates, non-characters and the
+   invisible Hangul fillers are removed. CR and CRLF become LF; U+2028 becomes LF and
+   U+2029 a paragraph break.
+2. **Width folding**: NFKC, except for the full-width Chinese punctuation marks
+   ``，！？：；（）`` and the ellipsis ``…``, which are kept as written. So full-width
+   letters, digits and symbols (``１３８``, ``ＡＢＣ``, ``＠``) become ASCII, the
+   ideographic space becomes a space, compatibility ideographs become their unified form.
+   Then a half-width ``, ! ? : ;`` that follows a Han character becomes full-width
+   (``电话:`` → ``电话：``), so that Chinese sentences carry one punctuation style
+   whichever keyboard was used. Brackets stay as written (both forms are understood
+   everywhere downstream).
+3. **Whitespace**: runs of spaces and tabs become one space; a line break with only
+   whitespace around it becomes ``\\n``; two or more line breaks become one paragraph
+   break ``\\n\\n``; a space between two CJK characters or CJK punctuation marks is
+   dropped (Chinese does not separate words with spaces; the ``combined`` rows of the
+   historical data have none either); leading and trailing whitespace is stripped.
+4. **Pinyin damage repair**: some simplified→traditional converters leave the reading
+   of a character in brackets behind it: ``聯(lián)系``. A bracket directly after a Han
+   character is removed when it holds one of that character's readings according to
+   pypinyin's heteronyms, written with tone marks (``lián``), a tone number
+   (``lian2``, ``lv4``, ``lu:4``) or without tone (``lian``). Anything else, such as
+   ``士(mpa)``, is left alone.
+5. **Simplified Chinese** with OpenCC ``t2s``, but only when the text contains a
+   character that t2s rewrites on its own (a traditional character such as ``聯``). Pure
+   simplified text is not passed through t2s, because t2s's phrase table damages some
+   simplified phrases (``打坏`` → ``打坯``). The character set is probed from the
+   installed OpenCC once, lazily.
+
+``normalize`` is idempotent and runs in linear time. Empty or whitespace-only input
+gives ``""``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+from typing import Any
+
+__all__ = ["normalize", "repair_pinyin", "strip_invisible", "to_simplified"]
+
+# --- 1. invisible and control characters -------------------------------------------
+
+# Kept in sync with Unicode by a test that compares with unicodedata (categories Cc, Cf, Cs).
+_INVISIBLE_CLASS = (
+    "\x00-\x08\x0b-\x1f\x7f-\x9f"  # C0 except \t \n, DEL, C1 (\r is turned into \n first)
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\uffa0"
+    "\u0600-\u0605\u06dd\u070f\u0890\u0891\u08e2"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u206f"  # zero-width, bidi marks, embeddings, isolates
+    "\ufdd0-\ufdef\ufeff\ufff0-\ufffb\ufffe\uffff"
+    "\ud800-\udfff"  # lone surrogates (cannot be encoded; would crash OpenCC/rjieba)
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e0fff"  # tags and variation-selector supplement
+)
+_INVISIBLE_RE = re.compile(f"[{_INVISIBLE_CLASS}]+")
+_LINE_ENDINGS_RE = re.compile("\r\n?|\u2028|\u2029")
+_LINE_ENDINGS = {"\r\n": "\n", "\r": "\n", "\u2028": "\n", "\u2029": "\n\n"}
+
+
+def _line_ending(match: re.Match[str]) -> str:
+    return _LINE_ENDINGS[match.group()]
+
+
+def strip_invisible(text: str) -> str:
+    """Remove zero-width, bidi-control, format and control characters; nothing else.
+
+    ``\\n`` and ``\\t`` stay. CR/CRLF and U+2028 become ``\\n`` and U+2029 ``\\n\\n`` so
+    that lines are not glued together. Used for titles and other short fields that are
+    shown as typed.
+    """
+    if not text:
+        return ""
+    if "\r" in text or "\u2028" in text or "\u2029" in text:
+        text = _LINE_ENDINGS_RE.sub(_line_ending, text)
+    return _INVISIBLE_RE.sub("", text)
+
+
+# --- 2. width folding ----------------------------------------------------------------
+
+_KEEP_PUNCT = "，！？：；（）…"
+_KEEP_SPLIT_RE = re.compile(f"([{_KEEP_PUNCT}]+)")
+
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f\U00031350-\U000323af"
+_HAN_RE_CLASS = f"[{_HAN}]"
+# CJK characters and CJK/full-width punctuation: a space between two of these is dropped.
+_WIDE = _HAN + "\u2018-\u201f\u2026\u2014\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\uff00-\uffef"
+_HALF_PUNCT_AFTER_HAN_RE = re.compile(f"(?<={_HAN_RE_CLASS})[,!?:;]+")
+_TO_FULL = str.maketrans(",!?:;", "，！？：；")
+
+
+def _fold_width(text: str) -> str:
+    if text.isascii():
+        return text
+    isnorm = unicodedata.is_normalized
+    if not isnorm("NFKC", text):
+        pieces = _KEEP_SPLIT_RE.split(text)
+        nfkc = unicodedata.normalize
+        pieces[::2] = [p if isnorm("NFKC", p) else nfkc("NFKC", p) for p in pieces[::2]]
+        text = "".join(pieces)
+    return _chinese_punctuation(text)
+
+
+def _chinese_punctuation(text: str) -> str:
+    return _HALF_PUNCT_AFTER_HAN_RE.sub(lambda m: m.group().translate(_TO_FULL), text)
+
+
+# --- 3. whitespace -------------------------------------------------------------------
+
+_HSPACE_RE = re.compile(r"[^\S\n]+")
+_PARAGRAPH_RE = re.compile(r" ?\n ?(?:\n ?)+")
+_LINE_RE = re.compile(r" ?\n ?")
+_WIDE_SPACE_RE = re.compile(f"(?<=[{_WIDE}]) (?=[{_WIDE}])")
+
+
+def _collapse_whitespace(text: str) -> str:
+    text = _HSPACE_RE.sub(" ", text)
+    if "\n" in text:
+        text = _PARAGRAPH_RE.sub("\n\n", text)
+        text = _LINE_RE.sub("\n", text)
+    if " " in text:
+        text = _WIDE_SPACE_RE.sub("", text)
+    return text.strip()
+
+
+# --- 4. pinyin damage ----------------------------------------------------------------
+
+_TONE_MARKS = {
+    "ā": ("a", 1), "á": ("a", 2), "ǎ": ("a", 3), "à": ("a", 4),
+    "ē": ("e", 1), "é": ("e", 2), "ě": ("e", 3), "è": ("e", 4),
+    "ī": ("i", 1), "í": ("i", 2), "ǐ": ("i", 3), "ì": ("i", 4),
+    "ō": ("o", 1), "ó": ("o", 2), "ǒ": ("o", 3), "ò": ("o", 4),
+    "ū": ("u", 1), "ú": ("u", 2), "ǔ": ("u", 3), "ù": ("u", 4),
+    "ǖ": ("ü", 1), "ǘ": ("ü", 2), "ǚ": ("ü", 3), "ǜ": ("ü", 4),
+    "ń": ("n", 2), "ň": ("n", 3), "ǹ": ("n", 4), "ḿ": ("m", 2),
+    "ế": ("ê", 2), "ề": ("ê", 4),
+}  # fmt: skip
+_PINYIN_LETTERS = "a-zA-ZüÜêÊ" + "".join(_TONE_MARKS) + "".join(_TONE_MARKS).upper()
+# A Han character followed by one or more brackets of up to 7 pinyin letters (+ tone digit).
+_BRACKET = rf"[(（] ?[{_PINYIN_LETTERS}:]{{1,7}}[0-5]? ?[)）]"
+_DAMAGE_RE = re.compile(f"({_HAN_RE_CLASS})((?:{_BRACKET})+)")
+_ONE_BRACKET_RE = re.compile(_BRACKET)
+
+
+def _parse_reading(reading: str) -> tuple[str, int | None]:
+    """``'lián'`` → ``('lian', 2)``; ``'lv4'`` → ``('lü', 4)``; ``'de'`` → ``('de', None)``."""
+    reading = reading.strip().lower().replace("u:", "ü").replace("v", "ü")
+    tone: int | None = None
+    if reading and reading[-1].isdigit():
+        tone = int(reading[-1]) or 5
+        reading = reading[:-1]
+    letters = []
+    for ch in reading:
+        mark = _TONE_MARKS.get(ch)
+        if mark is None:
+            letters.append(ch)
+        else:
+            letters.append(mark[0])
+            tone = mark[1]
+    return "".join(letters), tone
+
+
+@lru_cache(maxsize=8192)
+def _readings(char: str) -> frozenset[tuple[str, int]]:
+    """Readings of ``char`` and of its simplified form, as (toneless syllable, tone 1-5).
+
+    The simplified form counts because the damage comes from converters that annotated
+    the simplified source character (``发(fà)`` may have become ``髮(fà)`` or ``發(fà)``).
+    """
+    from pypinyin import Style, pinyin
+
+    converter, _ = _load_converter()
+    found = set()
+    for form in {char, converter.convert(char)}:
+        for heteronyms in pinyin(form, heteronym=True, style=Style.TONE, errors="ignore"):
+            for syllable in heteronyms:
+                base, tone = _parse_reading(syllable)
+                if base:
+                    found.add((base, tone or 5))
+    return frozenset(found)
+
+
+def _is_reading(char: str, bracket: str) -> bool:
+    base, tone = _parse_reading(bracket[1:-1])
+    if not base:
+        return False
+    readings = _readings(char)
+    if tone is None:
+        return any(b == base for b, _ in readings)
+    return (base, tone) in readings
+
+
+def _repair_match(match: re.Match[str]) -> str:
+    char, brackets = match.group(1), match.group(2)
+    kept = brackets
+    for bracket in _ONE_BRACKET_RE.findall(brackets):
+        if not _is_reading(char, bracket):
+            break
+        kept = kept[len(bracket) :]
+    return char + kept
+
+
+def repair_pinyin(text: str) -> str:
+    """Remove ``(pinyin)`` brackets that hold a reading of the Han character before them."""
+    if "(" not in text and "（" not in text:
+        return text
+    return _DAMAGE_RE.sub(_repair_match, text)
+
+
+# --- 5. simplified Chinese -----------------------------------------------------------
+
+_converter_lock = threading.Lock()
+_converter: Any = None
+_trigger_re: re.Pattern[str] | None = None
+
+# Blocks probed for characters that t2s rewrites by themselves.
+_PROBE_RANGES = (
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0x20000, 0x2A6DF),
+    (0x2A700, 0x2EBEF),
+    (0x30000, 0x3134F),
+)
+
+
+def _ranges_class(codepoints: list[int]) -> str:
+    parts = []
+    start = prev = codepoints[0]
+    for cp in [*codepoints[1:], -1]:
+        if cp == prev + 1:
+            prev = cp
+            continue
+        parts.append(chr(start) if start == prev else f"{chr(start)}-{chr(prev)}")
+        start = prev = cp
+    return "".join(parts)
+
+
+def _load_converter() -> tuple[Any, re.Pattern[str]]:
+    global _converter, _trigger_re
+    with _converter_lock:
+        if _converter is None or _trigger_re is None:
+            import opencc
+
+            converter = opencc.OpenCC("t2s")
+            chars = [chr(cp) for lo, hi in _PROBE_RANGES for cp in range(lo, hi + 1)]
+            converted = converter.convert("\n".join(chars)).split("\n")
+            if len(converted) != len(chars):  # pragma: no cover - defensive
+                raise RuntimeError("OpenCC changed the number of lines while probing t2s")
+            triggers = [ord(a) for a, b in zip(chars, converted, strict=True) if a != b]
+            _trigger_re = re.compile(f"[{_ranges_class(triggers)}]")
+            _converter = converter
+    return _converter, _trigger_re
+
+
+def to_simplified(text: str) -> str:
+    """Convert traditional Chinese to simplified with OpenCC ``t2s``.
+
+    Text without any character that t2s rewrites on its own is returned unchanged (so
+    simplified text is never run through t2s's phrase table). The result is a fixed point:
+    converting it again changes nothing.
+    """
+    if not text or text.isascii():
+        return text
+    converter, trigger_re = _load_converter()
+    if trigger_re.search(text) is None:
+        return text
+    for _ in range(3):
+        converted = converter.convert(text)
+        if converted == text or trigger_re.search(converted) is None:
+            return converted
+        text = converted
+    return text
+
+
+# --- all together --------------------------------------------------------------------
+
+
+def normalize(text: str) -> str:
+    """Normalise ``text`` for analysis (see the module docstring). The original is kept by the caller."""
+    if not text:
+        return ""
+    text = strip_invisible(text)
+    text = _fold_width(text)
+    text = _collapse_whitespace(text)
+    if not text:
+        return ""
+    if "(" in text or "（" in text:
+        for _ in range(4):
+            repaired = repair_pinyin(text)
+            if repaired == text:
+                break
+            text = _collapse_whitespace(_chinese_punctuation(repaired))
+    return to_simplified(text)
