@@ -72,16 +72,6 @@ class TreeNode(models.Model):
     class Meta:
         abstract = True
 
-    def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        if self.pk and self.parent_id:
-            node = self.parent
-            while node is not None:
-                if node.pk == self.pk:
-                    raise ValidationError({"parent": _("上级不能是自身或自身的下级。")})
-                node = node.parent
-
     def save(self, *args, **kwargs) -> None:
         if self.pk is None:
             super().save(*args, **kwargs)
@@ -101,6 +91,16 @@ class TreeNode(models.Model):
                 node.path = self.path + node.path[len(old_path) :]
                 node.depth = node.path.count("/") - 2
                 type(self).objects.filter(pk=node.pk).update(path=node.path, depth=node.depth)
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.pk and self.parent_id:
+            node = self.parent
+            while node is not None:
+                if node.pk == self.pk:
+                    raise ValidationError({"parent": _("上级不能是自身或自身的下级。")})
+                node = node.parent
 
     def _computed_path(self) -> str:
         return f"{self.parent.path if self.parent_id else '/'}{self.pk}/"
