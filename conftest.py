@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# Domain fixtures (org, make_case, case_in): minyi/cases/tests/factories.py
+pytest_plugins = ["minyi.cases.tests.factories"]
+
 REPO_ROOT = Path(__file__).resolve().parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 SHARED_SEED = REPO_ROOT.parent / "shared" / "seed"

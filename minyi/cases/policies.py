@@ -199,3 +199,13 @@ def can_act_at_all(who: User | Actor) -> bool:
 
 def is_staff(who: User | Actor | None) -> bool:
     return _as_actor(who).kind == STAFF
+
+
+#: Roles that may log a phone call, letter or visit as a new case on someone's behalf.
+LOG_APPEAL_ROLES = frozenset({Role.INTAKE, Role.DISPATCHER, Role.SUPERVISOR})
+
+
+def can_log_appeal(who: User | Actor | None) -> bool:
+    """May `who` register an appeal received by phone, letter or visit (staff log, minyi.intake)?"""
+    actor = _as_actor(who)
+    return actor.kind == STAFF and bool(actor.roles & LOG_APPEAL_ROLES)

@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from minyi.cases import policies, workflow
 from minyi.cases.models import Case, CaseEvent, Reply
@@ -31,8 +32,11 @@ class CaseFilters:
 
 #: Workbench queues: name -> (label, filter). The policy's visibility is applied first.
 QUEUES = {
-    "to_accept": (_("待受理"), Q(status=workflow.CaseStatus.SUBMITTED)),
-    "to_dispatch": (_("待派单"), Q(status__in=[workflow.CaseStatus.ACCEPTED, workflow.CaseStatus.RETURNED])),
+    "to_accept": (gettext_lazy("待受理"), Q(status=workflow.CaseStatus.SUBMITTED)),
+    "to_dispatch": (
+        gettext_lazy("待派单"),
+        Q(status__in=[workflow.CaseStatus.ACCEPTED, workflow.CaseStatus.RETURNED]),
+    ),
     "mine": (
         _("本部门办理中"),
         Q(status__in=[workflow.CaseStatus.ASSIGNED, workflow.CaseStatus.IN_PROGRESS]),
@@ -86,7 +90,11 @@ def case_list_for_user(
     if filters.q:
         q = filters.q.strip()[:100]
         if q:
-            qs = qs.filter(Q(tracking_number=q.upper()) | Q(title__icontains=q) | Q(content__icontains=q))
+            # A tracking number, or words that must all occur (in the title or the content).
+            words = Q()
+            for word in q.split()[:10]:
+                words &= Q(title__icontains=word) | Q(content__icontains=word)
+            qs = qs.filter(Q(tracking_number=q.upper()) | words)
     return qs.order_by("-created_at", "-id")
 
 

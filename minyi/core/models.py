@@ -96,10 +96,11 @@ class TreeNode(models.Model):
         from django.core.exceptions import ValidationError
 
         if self.pk and self.parent_id:
-            node = self.parent
-            while node is not None:
+            node, seen = self.parent, set()
+            while node is not None and node.pk not in seen:  # `seen`: stop on a cycle that avoids self
                 if node.pk == self.pk:
                     raise ValidationError({"parent": _("上级不能是自身或自身的下级。")})
+                seen.add(node.pk)
                 node = node.parent
 
     def _computed_path(self) -> str:

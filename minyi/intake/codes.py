@@ -18,7 +18,7 @@ from django.db.models import F
 
 from minyi.intake.models import TrackingSequence
 
-QUERY_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
+QUERY_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
 QUERY_CODE_LENGTH = 12
 
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+# The modules `normalize` and `segment` share their names with their main functions: import the functions
+# eagerly (both are cheap; OpenCC and rjieba load lazily), so that importing the submodule elsewhere can
+# never leave the package attribute pointing at the module.
+from minyi.text.normalize import normalize as normalize
+from minyi.text.normalize import strip_invisible as strip_invisible
+from minyi.text.segment import Segmenter as Segmenter
+from minyi.text.segment import segment as segment
+
 _EXPORTS = {
-    "normalize": "minyi.text.normalize",
-    "strip_invisible": "minyi.text.normalize",
-    "segment": "minyi.text.segment",
-    "Segmenter": "minyi.text.segment",
     "find_pii": "minyi.text.pii",
     "mask_pii": "minyi.text.pii",
     "Span": "minyi.text.pii",
@@ -22,7 +26,7 @@ _EXPORTS = {
     "DuplicateIndex": "minyi.text.dedupe",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "normalize", "strip_invisible", "segment", "Segmenter"])
 
 
 def __getattr__(name: str) -> Any:

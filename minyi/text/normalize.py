@@ -13,7 +13,8 @@ the original. The steps, in order:
    ``，！？：；（）`` and the ellipsis ``…``, which are kept as written. So full-width
    letters, digits and symbols (``１３８``, ``ＡＢＣ``, ``＠``) become ASCII, the
    ideographic space becomes a space, compatibility ideographs become their unified form.
-   Then a half-width ``, ! ? : ;`` that follows a Han character becomes full-width
+   Then a half-width ``, ! ? : ;`` that follows a Han character (or a closing Chinese
+   quote or bracket) becomes full-width
    (``电话:`` → ``电话：``), so that Chinese sentences carry one punctuation style
    whichever keyboard was used. Brackets stay as written (both forms are understood
    everywhere downstream).
@@ -29,10 +30,12 @@ the original. The steps, in order:
    (``lian2``, ``lv4``, ``lu:4``) or without tone (``lian``). Anything else, such as
    ``士(mpa)``, is left alone.
 5. **Simplified Chinese** with OpenCC ``t2s``, but only when the text contains a
-   character that t2s rewrites on its own (a traditional character such as ``聯``). Pure
-   simplified text is not passed through t2s, because t2s's phrase table damages some
-   simplified phrases (``打坏`` → ``打坯``). The character set is probed from the
-   installed OpenCC once, lazily.
+   character that can only be traditional: one that t2s rewrites on its own (probed from
+   the installed OpenCC once, lazily) and never writes as output
+   (``data/t2s_self_outputs.txt``). Pure simplified text is not passed through t2s,
+   because t2s's phrase table damages some simplified phrases (``打坏`` → ``打坯``), and
+   t2s is never run on its own output, which keeps ``normalize`` idempotent
+   (t2s turns ``楊聯陞`` into ``杨联陞`` and that into ``杨联升``).
 
 ``normalize`` is idempotent and runs in linear time. Empty or whitespace-only input
 gives ``""``.
@@ -44,6 +47,7 @@ import re
 import threading
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 __all__ = ["normalize", "repair_pinyin", "strip_invisible", "to_simplified"]
@@ -93,7 +97,8 @@ _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f\U00031350-\
 _HAN_RE_CLASS = f"[{_HAN}]"
 # CJK characters and CJK/full-width punctuation: a space between two of these is dropped.
 _WIDE = _HAN + "\u2018-\u201f\u2026\u2014\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\uff00-\uffef"
-_HALF_PUNCT_AFTER_HAN_RE = re.compile(f"(?<={_HAN_RE_CLASS})[,!?:;]+")
+# After a Han character or a closing CJK quote/bracket.
+_HALF_PUNCT_AFTER_HAN_RE = re.compile(f"(?<=[{_HAN}”’」』】》〉）])[,!?:;]+")
 _TO_FULL = str.maketrans(",!?:;", "，！？：；")
 
 
@@ -144,10 +149,12 @@ _TONE_MARKS = {
     "ế": ("ê", 2), "ề": ("ê", 4),
 }  # fmt: skip
 _PINYIN_LETTERS = "a-zA-ZüÜêÊ" + "".join(_TONE_MARKS) + "".join(_TONE_MARKS).upper()
-# A Han character followed by one or more brackets of up to 7 pinyin letters (+ tone digit).
+# One or more brackets of up to 7 pinyin letters (+ a tone digit); the Han character
+# before them is checked in _repair.
 _BRACKET = rf"[(（] ?[{_PINYIN_LETTERS}:]{{1,7}}[0-5]? ?[)）]"
-_DAMAGE_RE = re.compile(f"({_HAN_RE_CLASS})((?:{_BRACKET})+)")
+_DAMAGE_RE = re.compile(f"(?:{_BRACKET})+")
 _ONE_BRACKET_RE = re.compile(_BRACKET)
+_HAN_CHAR_RE = re.compile(_HAN_RE_CLASS)
 
 
 def _parse_reading(reading: str) -> tuple[str, int | None]:
@@ -198,28 +205,40 @@ def _is_reading(char: str, bracket: str) -> bool:
     return (base, tone) in readings
 
 
-def _repair_match(match: re.Match[str]) -> str:
-    char, brackets = match.group(1), match.group(2)
-    kept = brackets
-    for bracket in _ONE_BRACKET_RE.findall(brackets):
-        if not _is_reading(char, bracket):
-            break
-        kept = kept[len(bracket) :]
-    return char + kept
+def _repair(text: str) -> str:
+    out = []
+    pos = 0
+    for match in _DAMAGE_RE.finditer(text):
+        start = match.start()
+        if start == 0 or _HAN_CHAR_RE.match(text, start - 1) is None:
+            continue
+        char = text[start - 1]
+        cut = start
+        for bracket in _ONE_BRACKET_RE.findall(match.group()):
+            if not _is_reading(char, bracket):
+                break
+            cut += len(bracket)
+        if cut > start:
+            out.append(text[pos:start])
+            pos = cut
+    if not out:
+        return text
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def repair_pinyin(text: str) -> str:
     """Remove ``(pinyin)`` brackets that hold a reading of the Han character before them."""
     if "(" not in text and "（" not in text:
         return text
-    return _DAMAGE_RE.sub(_repair_match, text)
+    return _repair(text)
 
 
 # --- 5. simplified Chinese -----------------------------------------------------------
 
 _converter_lock = threading.Lock()
 _converter: Any = None
-_trigger_re: re.Pattern[str] | None = None
+_triggers: frozenset[str] | None = None
 
 # Blocks probed for characters that t2s rewrites by themselves.
 _PROBE_RANGES = (
@@ -231,22 +250,30 @@ _PROBE_RANGES = (
 )
 
 
-def _ranges_class(codepoints: list[int]) -> str:
-    parts = []
-    start = prev = codepoints[0]
-    for cp in [*codepoints[1:], -1]:
-        if cp == prev + 1:
-            prev = cp
-            continue
-        parts.append(chr(start) if start == prev else f"{chr(start)}-{chr(prev)}")
-        start = prev = cp
-    return "".join(parts)
+_SELF_OUTPUTS_FILE = Path(__file__).resolve().parent / "data" / "t2s_self_outputs.txt"
 
 
-def _load_converter() -> tuple[Any, re.Pattern[str]]:
-    global _converter, _trigger_re
+def _self_outputs() -> frozenset[str]:
+    chars: set[str] = set()
+    with open(_SELF_OUTPUTS_FILE, encoding="utf-8") as handle:
+        for line in handle:
+            if not line.startswith("#"):
+                chars.update(line.strip())
+    return frozenset(chars)
+
+
+def _load_converter() -> tuple[Any, frozenset[str]]:
+    """The t2s converter and the characters whose presence makes ``to_simplified`` run it.
+
+    Those are the characters that t2s rewrites on their own (probed once from the
+    installed OpenCC), minus those that t2s also writes as its own output
+    (``data/t2s_self_outputs.txt``), so that t2s never runs on its own output.
+    """
+    global _converter, _triggers
+    if _converter is not None and _triggers is not None:
+        return _converter, _triggers
     with _converter_lock:
-        if _converter is None or _trigger_re is None:
+        if _converter is None or _triggers is None:
             import opencc
 
             converter = opencc.OpenCC("t2s")
@@ -254,30 +281,27 @@ def _load_converter() -> tuple[Any, re.Pattern[str]]:
             converted = converter.convert("\n".join(chars)).split("\n")
             if len(converted) != len(chars):  # pragma: no cover - defensive
                 raise RuntimeError("OpenCC changed the number of lines while probing t2s")
-            triggers = [ord(a) for a, b in zip(chars, converted, strict=True) if a != b]
-            _trigger_re = re.compile(f"[{_ranges_class(triggers)}]")
+            rewritten = frozenset(a for a, b in zip(chars, converted, strict=True) if a != b)
+            _triggers = rewritten - _self_outputs()
             _converter = converter
-    return _converter, _trigger_re
+    return _converter, _triggers
 
 
 def to_simplified(text: str) -> str:
-    """Convert traditional Chinese to simplified with OpenCC ``t2s``.
+    """Convert traditional Chinese to simplified with OpenCC ``t2s`` (one pass).
 
-    Text without any character that t2s rewrites on its own is returned unchanged (so
-    simplified text is never run through t2s's phrase table). The result is a fixed point:
-    converting it again changes nothing.
+    Text is converted only when it holds a character that t2s rewrites on its own and
+    never writes as output, that is, a character that can only be traditional (``聯``,
+    ``發``). Simplified text is returned unchanged, so t2s never sees its own output and
+    ``to_simplified(to_simplified(x)) == to_simplified(x)``. Text whose only traditional
+    characters are ones t2s also outputs (``步步高陞``) is left as it is.
     """
     if not text or text.isascii():
         return text
-    converter, trigger_re = _load_converter()
-    if trigger_re.search(text) is None:
+    converter, triggers = _load_converter()
+    if triggers.isdisjoint(text):
         return text
-    for _ in range(3):
-        converted = converter.convert(text)
-        if converted == text or trigger_re.search(converted) is None:
-            return converted
-        text = converted
-    return text
+    return converter.convert(text)
 
 
 # --- all together --------------------------------------------------------------------

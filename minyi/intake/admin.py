@@ -1,0 +1,36 @@
+"""Read-only admin views of intake bookkeeping."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from minyi.intake.models import IdempotencyRecord, TrackingSequence
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    # The stored response holds the citizen's query code: it is never shown.
+    list_display = ("key", "case_id", "response_status", "created_at", "expires_at")
+    fields = ("key", "fingerprint", "case_id", "response_status", "created_at", "expires_at")
+    readonly_fields = fields
+    search_fields = ("key",)
+    date_hierarchy = "created_at"
+
+
+@admin.register(TrackingSequence)
+class TrackingSequenceAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("day", "last")
+    fields = ("day", "last")
+    readonly_fields = fields
+    ordering = ("-day",)

@@ -1,0 +1,118 @@
+"""The submission forms (public web form and staff log). They present and carry the input;
+minyi.intake.services.validate_submission / validate_uploads hold the rules and give the messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from minyi.cases.forms import category_choices, region_choices
+from minyi.core.choices import Channel, Kind, Priority
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class SubmissionForm(forms.Form):
+    """The fields of an appeal. Every field is optional here: the service decides and explains."""
+
+    kind = forms.CharField(label=_("诉求类型"), required=False, widget=forms.Select)
+    title = forms.CharField(
+        label=_("标题"),
+        required=False,
+        widget=forms.TextInput(attrs={"maxlength": settings.MINYI_MAX_TITLE_CHARS, "required": True}),
+        help_text=_("一句话概括您反映的问题"),
+    )
+    content = forms.CharField(
+        label=_("诉求内容"),
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 8, "required": True}),
+        help_text=_("请写明时间、地点、事情经过和您的诉求，便于快速办理"),
+    )
+    category = forms.CharField(label=_("问题分类"), required=False, widget=forms.Select)
+    region = forms.CharField(label=_("所在区域"), required=False, widget=forms.Select)
+    address = forms.CharField(
+        label=_("详细地址"),
+        required=False,
+        widget=forms.TextInput(attrs={"maxlength": 255, "autocomplete": "street-address"}),
+    )
+    contact_name = forms.CharField(
+        label=_("姓名"), required=False, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
+    contact_phone = forms.CharField(
+        label=_("联系电话"),
+        required=False,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+    )
+    contact_email = forms.CharField(
+        label=_("电子邮件"),
+        required=False,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        help_text=_("留下邮箱可收到受理、答复等进度提醒"),
+    )
+    is_anonymous = forms.BooleanField(
+        label=_("匿名反映（不留联系方式）"),
+        required=False,
+        widget=forms.CheckboxInput(attrs={"data-toggle-disable": "#contact-fields"}),
+        help_text=_("匿名反映时无法电话回访，请务必保存好受理编号和查询码"),
+    )
+    attachments = forms.FileField(
+        label=_("上传图片或 PDF"),
+        required=False,
+        widget=MultipleFileInput(attrs={"accept": ",".join(sorted(settings.MINYI_ATTACHMENT_TYPES))}),
+    )
+
+    CONTACT_FIELDS = ("contact_name", "contact_phone", "contact_email")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].widget.choices = list(Kind.choices)
+        self.fields["category"].widget.choices = [("", _("请选择（不确定可不选）")), *category_choices()]
+        self.fields["region"].widget.choices = [("", _("请选择（不确定可不选）")), *region_choices()]
+        self.fields["attachments"].help_text = _(
+            "可上传 %(n)s 个以内的图片或 PDF（%(types)s），每个不超过 %(mb)s MB"
+        ) % {
+            "n": settings.MINYI_ATTACHMENT_MAX_COUNT,
+            "types": "、".join(sorted(settings.MINYI_ATTACHMENT_TYPES)),
+            "mb": settings.MINYI_ATTACHMENT_MAX_BYTES // (1024 * 1024),
+        }
+
+    def submission_data(self) -> dict[str, Any]:
+        """The data dict for intake.services.submission_ingest (files are passed separately)."""
+        return {k: v for k, v in self.cleaned_data.items() if k != "attachments"}
+
+    def contact_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.CONTACT_FIELDS]
+
+    def main_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in ("kind", "title", "content")]
+
+    def place_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in ("category", "region", "address")]
+
+
+class StaffLogForm(SubmissionForm):
+    """An appeal received by phone, letter or visit, logged by staff on the person's behalf."""
+
+    channel = forms.ChoiceField(
+        label=_("来源渠道"),
+        choices=[(c.value, c.label) for c in (Channel.PHONE, Channel.LETTER, Channel.VISIT)],
+        widget=forms.RadioSelect,
+        initial=Channel.PHONE,
+    )
+    priority = forms.ChoiceField(
+        label=_("紧急程度"), choices=Priority.choices, initial=Priority.ORDINARY, widget=forms.RadioSelect
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["is_anonymous"].label = _("来访人要求匿名")
+        self.fields["contact_email"].help_text = ""
+
+    def main_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in ("channel", "priority", "kind", "title", "content")]
