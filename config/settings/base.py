@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "minyi.intake",
     "minyi.disclosure",
     "minyi.api",
+    "minyi.demo",
 ]
 
 MIDDLEWARE = [
@@ -211,3 +212,7 @@ LOGGING = {
         "axes": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }
+
+# In development and tests, whitenoise serves straight from the finders (node_modules included).
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG

@@ -7,9 +7,11 @@ A case the actor may not see raises NotFound (HTTP 404), never a hint that it ex
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from minyi.accounts.models import Department, Membership, Role
@@ -186,10 +188,52 @@ def require(who: User | Actor, action: CaseAction | str, case: Case) -> Actor:
     return actor
 
 
-def available_actions(who: User | Actor, case: Case) -> list[CaseAction]:
-    """The actions `who` may offer as buttons on `case` now (status and role; guards are checked on submit)."""
+def guard_allows(actor: Actor, action: CaseAction, case: Case, *, now: datetime | None = None) -> bool:
+    """The action's own rule (the table's `guard`), as far as it can be judged before the form is filled in.
+
+    case_transition enforces the same rules on submit; this keeps buttons that would only fail from showing.
+    """
+    from minyi.cases.models import Evaluation, Reply
+    from minyi.routing.services import sla_for
+
+    now = now or timezone.now()
+    if action in (CaseAction.APPROVE_EXTENSION, CaseAction.DENY_EXTENSION):
+        return bool(case.pending_extension_days)
+    if action == CaseAction.REQUEST_EXTENSION:
+        sla = sla_for(kind=case.kind, priority=case.priority)
+        return not case.pending_extension_days and case.extension_count < sla.extension_max_count
+    if action in (CaseAction.APPROVE_REPLY, CaseAction.REJECT_REPLY, CaseAction.REPLY):
+        pending = Reply.objects.filter(case=case, state=Reply.State.PENDING).exists()
+        return pending if action != CaseAction.REPLY else not pending
+    if action == CaseAction.EVALUATE:
+        if case.needs_supervision or (case.evaluation_due_at and now > case.evaluation_due_at):
+            return False
+        latest = Reply.objects.filter(case=case, state=Reply.State.SENT).order_by("-sent_at", "-id").first()
+        return latest is not None and not Evaluation.objects.filter(reply=latest).exists()
+    if action == CaseAction.REQUEST_REVIEW:
+        sla = sla_for(kind=case.kind, priority=case.priority)
+        return case.replied_at is not None and now <= case.replied_at + timedelta(
+            days=sla.review_request_days
+        )
+    if action == CaseAction.CLOSE:
+        if actor.kind == SYSTEM:
+            return bool(
+                case.evaluation_due_at and now > case.evaluation_due_at and not case.needs_supervision
+            )
+        return case.needs_supervision
+    if action == CaseAction.ESCALATE and actor.kind == SYSTEM:
+        return bool(case.due_at and case.due_at < now and case.escalated_for_due_at != case.due_at)
+    return True
+
+
+def available_actions(who: User | Actor, case: Case, *, now: datetime | None = None) -> list[CaseAction]:
+    """The actions `who` may perform on `case` now: status, role and the action's own rule."""
     actor = _as_actor(who)
-    return [a for a in workflow.allowed_actions(case.status) if _role_applies(actor, a, case)]
+    return [
+        a
+        for a in workflow.allowed_actions(case.status)
+        if _role_applies(actor, a, case) and guard_allows(actor, a, case, now=now)
+    ]
 
 
 def can_act_at_all(who: User | Actor) -> bool:

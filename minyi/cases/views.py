@@ -29,7 +29,7 @@ from minyi.accounts.models import Role
 from minyi.cases import forms as case_forms
 from minyi.cases import policies, selectors, services, workflow
 from minyi.cases.models import Case, CaseContact, CaseEvent, Evaluation, Reply
-from minyi.cases.workflow import ACTION_LABELS, CaseAction, CaseStatus
+from minyi.cases.workflow import ACTION_LABELS, CITIZEN_VISIBLE_NOTES, CaseAction, CaseStatus
 from minyi.core.choices import Channel
 from minyi.core.exceptions import DomainError, NotFound
 from minyi.core.models import Notification
@@ -169,7 +169,7 @@ def event_rows(events: Iterable[CaseEvent], *, public: bool) -> list[dict[str, A
                 "to_status_label": status_label(event.to_status) if event.to_status else "",
                 "status_changed": event.from_status != event.to_status,
                 "at": event.created_at,
-                "note": event.note,
+                "note": event.note if not public or event.action in CITIZEN_VISIBLE_NOTES else "",
                 "details": _event_details(event, public=public),
                 "public": event.is_public,
                 "actor": "" if public else (str(event.actor) if event.actor else ""),

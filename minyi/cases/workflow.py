@@ -189,6 +189,13 @@ TRANSITIONS: dict[CaseAction, Transition] = {
 }
 
 
+#: Events whose note the citizen may read on their own case: reasons addressed to them, and what they wrote.
+#: Other notes (a reopen instruction, a return reason) are the organisation's internal working.
+CITIZEN_VISIBLE_NOTES = frozenset(
+    {A.DECLINE, A.REFER, A.EVALUATE, A.CLOSE, A.REQUEST_REVIEW, A.DECIDE_REVIEW, A.ADD_INFO}
+)
+
+
 class InvalidTransition(Conflict):
     """The action is not allowed from the case's current status (HTTP 409)."""
 

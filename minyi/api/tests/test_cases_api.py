@@ -145,9 +145,8 @@ def test_detail_shows_replies_timeline_and_the_callers_actions(api):
     assert [e["action"] for e in detail["timeline"]] == ["submit", "accept", "assign", "start", "reply"]
     assert detail["timeline"][1]["actor"] == "t_intake" and detail["timeline"][1]["actor_role"] == "intake"
     assert detail["replies"][0]["state"] == "sent" and detail["replies"][0]["author"] == "t_handler_a"
-    # The supervisor's, by status and role (guards, such as "close only after dissatisfaction", are checked
-    # when the action is sent).
-    assert detail["allowed_actions"] == ["close", "reopen"]
+    # The supervisor's, by status, role and guard: nobody rated the reply dissatisfied, so no "close".
+    assert detail["allowed_actions"] == ["reopen"]
     assert api.detail("handler", appeal.id)["allowed_actions"] == []
     assert api.detail("leader", appeal.id)["allowed_actions"] == []
     assert api.detail("supervisor", 10**9, expect=404)["error"]["code"] == "not_found"

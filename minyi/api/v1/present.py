@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from minyi.accounts.models import User
 from minyi.cases import policies, selectors
 from minyi.cases.models import Case, CaseContact, CaseEvent, Evaluation, Reply
-from minyi.cases.workflow import ACTION_LABELS, CaseAction, CaseStatus
+from minyi.cases.workflow import ACTION_LABELS, CITIZEN_VISIBLE_NOTES, CaseAction, CaseStatus
 from minyi.routing.services import sla_for
 
 #: Event actions that are not actions of the table but appear in a timeline.
@@ -24,18 +24,6 @@ _EXTRA_LABELS = {
     "merged_in": lambda: _("有诉求并入"),
 }
 
-#: Public events whose note the citizen may read: reasons told to them, and what they wrote themselves.
-PUBLIC_NOTE_ACTIONS = frozenset(
-    {
-        CaseAction.DECLINE,
-        CaseAction.REFER,
-        CaseAction.EVALUATE,
-        CaseAction.CLOSE,
-        CaseAction.REQUEST_REVIEW,
-        CaseAction.DECIDE_REVIEW,
-        CaseAction.ADD_INFO,
-    }
-)
 #: Public details per action: event data key -> key shown to the citizen.
 _PUBLIC_DETAILS = {
     CaseAction.REFER: {"referred_to": "referred_to"},
@@ -103,7 +91,7 @@ def _public_event(event: CaseEvent) -> dict[str, Any]:
         "from_status": event.from_status,
         "to_status": event.to_status,
         "at": event.created_at,
-        "note": event.note if event.action in PUBLIC_NOTE_ACTIONS else "",
+        "note": event.note if event.action in CITIZEN_VISIBLE_NOTES else "",
         "details": details,
     }
 
@@ -117,13 +105,7 @@ def public_view(case: Case, *, now: datetime) -> dict[str, Any]:
         review_until = case.replied_at + timedelta(
             days=sla_for(kind=case.kind, priority=case.priority).review_request_days
         )
-    actions = []
-    for action in policies.available_actions(policies.citizen_actor(case=case), case):
-        if action == CaseAction.EVALUATE and evaluation["state"] != "open":
-            continue
-        if action == CaseAction.REQUEST_REVIEW and (review_until is None or now > review_until):
-            continue
-        actions.append(action.value)
+    actions = [a.value for a in policies.available_actions(policies.citizen_actor(case=case), case, now=now)]
     return {
         "tracking_number": case.tracking_number,
         "status": status_choice(case.status),

@@ -171,12 +171,52 @@ def test_visibility_matrix(world):
             assert policies.can_view(actor, case) == (name in VISIBLE[who]), (who, name)
 
 
+#: In this world no extension or reply is pending and nobody rated dissatisfied, so the guards of these
+#: actions hide them from the buttons even where the role and the status allow them.
+GUARDED_OUT_HERE = {A.APPROVE_EXTENSION, A.DENY_EXTENSION, A.APPROVE_REPLY, A.REJECT_REPLY, A.CLOSE}
+SOON = NOW + timedelta(days=1)
+
+
 def test_available_actions_matrix(world):
     cases, actors = world
     for who, actor in actors.items():
         for name, case in cases.items():
-            expected = MAY.get((who, name), [])
-            assert policies.available_actions(actor, case) == expected, (who, name)
+            expected = [a for a in MAY.get((who, name), []) if a not in GUARDED_OUT_HERE]
+            assert policies.available_actions(actor, case, now=SOON) == expected, (who, name)
+
+
+def test_guards_show_actions_once_their_condition_holds(org):
+    # given: an extension request pending, a reply pending approval, and a dissatisfied rating
+    extension = act(
+        drive(create_case(), S.IN_PROGRESS, org)[0],
+        A.REQUEST_EXTENSION,
+        org.handler_a,
+        note="需要协调",
+        data={"days": 10},
+    )
+    org.dept_a.reply_needs_approval = True
+    org.dept_a.save()
+    pending = act(
+        drive(create_case(), S.IN_PROGRESS, org)[0], A.REPLY, org.handler_a, data={"text": "拟答复"}
+    )
+    org.dept_a.reply_needs_approval = False
+    org.dept_a.save()
+    replied = drive(create_case(), S.REPLIED, org)[0]
+    citizen = policies.citizen_actor(case=replied)
+    unhappy = act(replied, A.EVALUATE, citizen, note="没解决", data={"rating": "dissatisfied"})
+    head, supervisor, handler = org.actor(org.head_a), org.actor(org.supervisor), org.actor(org.handler_a)
+    # then
+    assert A.APPROVE_EXTENSION in policies.available_actions(head, extension, now=SOON)
+    assert A.REQUEST_EXTENSION not in policies.available_actions(handler, extension, now=SOON)
+    assert {A.APPROVE_REPLY, A.REJECT_REPLY} <= set(policies.available_actions(head, pending, now=SOON))
+    assert A.REPLY not in policies.available_actions(handler, pending, now=SOON)
+    assert A.CLOSE in policies.available_actions(supervisor, unhappy, now=SOON)
+    assert A.EVALUATE not in policies.available_actions(citizen, unhappy, now=SOON)
+    # and the windows close: no rating after the evaluation window, no review after 30 days
+    later = replied.replied_at + timedelta(days=31)
+    assert policies.available_actions(policies.citizen_actor(case=unhappy), unhappy, now=later) == [
+        A.ADD_INFO
+    ]
 
 
 def test_require_matrix(world):
@@ -204,9 +244,13 @@ def test_system_actor(world):
     cases, _actors = world
     system = policies.SYSTEM_ACTOR
     assert policies.visible_cases(system).count() >= len(cases)
-    assert policies.available_actions(system, cases["replied_a"]) == [A.CLOSE]
-    assert policies.available_actions(system, cases["in_progress_b"]) == [A.ESCALATE]
-    assert policies.available_actions(system, cases["closed_a"]) == []
+    # the system closes only after the evaluation window, and escalates only what is overdue
+    assert policies.available_actions(system, cases["replied_a"], now=SOON) == []
+    assert policies.available_actions(system, cases["replied_a"], now=SOON + timedelta(days=8)) == [A.CLOSE]
+    assert policies.available_actions(system, cases["in_progress_b"], now=SOON) == []
+    overdue_at = cases["in_progress_b"].due_at + timedelta(minutes=1)
+    assert policies.available_actions(system, cases["in_progress_b"], now=overdue_at) == [A.ESCALATE]
+    assert policies.available_actions(system, cases["closed_a"], now=SOON) == []
 
 
 def test_contact_visibility(world):

@@ -17,7 +17,7 @@ from django.test.utils import override_settings
 from minyi.accounts.models import Department, Membership, Role, User
 from minyi.cases.models import Case, CaseEvent, Evaluation
 from minyi.cases.workflow import CaseStatus
-from minyi.core.demo import plan as demo_plan
+from minyi.demo import plan as demo_plan
 
 PASSWORD = "demo-password-for-tests"
 #: the demo ends at a fixed moment, so the run is the same every day (holidays and weekends included)

@@ -20,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from minyi.cases.models import Case
-from minyi.core.demo import runner
+from minyi.demo import runner
 
 DEFAULT_SEED = 20260301
 

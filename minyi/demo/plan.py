@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from minyi.core.demo import city, phrases
+from minyi.demo import city, phrases
 
 HOUR = 1.0
 DAY = 24.0

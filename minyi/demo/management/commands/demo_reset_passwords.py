@@ -8,8 +8,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from minyi.core.demo import runner
-from minyi.core.management.commands.demo import print_logins
+from minyi.demo import runner
+from minyi.demo.management.commands.demo import print_logins
 
 
 class Command(BaseCommand):
