@@ -48,6 +48,7 @@ def run_idempotent(
         )
     fp = fingerprint(payload)
     now = timezone.now()
+    _purge_now_and_then(now)
     IdempotencyRecord.objects.filter(key=key, expires_at__lte=now).delete()
     existing = IdempotencyRecord.objects.filter(key=key).first()
     if existing is not None:
@@ -78,6 +79,19 @@ def run_idempotent(
                     break  # the other attempt rolled back; try again ourselves
                 time.sleep(0.1)
     raise Conflict(_("相同的提交正在处理中，请稍后重试。"), code="idempotency_in_progress")
+
+
+_last_purge = 0.0
+PURGE_EVERY_SECONDS = 60
+
+
+def _purge_now_and_then(now) -> None:
+    """Query codes must not outlive their 24 hours even where nobody scheduled the purge command."""
+    global _last_purge
+    if time.monotonic() - _last_purge < PURGE_EVERY_SECONDS:
+        return
+    _last_purge = time.monotonic()
+    IdempotencyRecord.objects.filter(expires_at__lte=now).delete()
 
 
 def purge_expired() -> int:

@@ -339,3 +339,32 @@ def test_validate_submission_is_usable_alone():
     clean = services.validate_submission(valid(kind="petition", priority="urgent"))
     assert clean["kind"] == "petition" and clean["priority"] == "urgent"
     assert clean["contact"]["email"] == "wangwu@example.cn"
+
+
+@pytest.mark.django_db
+def test_expired_idempotency_records_are_purged_even_without_the_cron_job(monkeypatch):
+    # given: another key's record, 25 hours old, that still holds a query code
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from minyi.intake import idempotency
+    from minyi.intake.models import IdempotencyRecord
+
+    old = timezone.now() - timedelta(hours=25)
+    IdempotencyRecord.objects.create(
+        key="old-key",
+        fingerprint="x",
+        response_status=201,
+        response_body={"query_code": "ABCDEFGHJKMN"},
+        created_at=old,
+        expires_at=old + timedelta(hours=24),
+    )
+    monkeypatch.setattr(idempotency, "_last_purge", -1e9)
+    # when: any idempotent submission comes in
+    status, _body, replayed = idempotency.run_idempotent(
+        key="new-key", payload={"a": 1}, produce=lambda: (201, {"ok": True}, None)
+    )
+    # then: the stale record and its code are gone, the new one is kept
+    assert (status, replayed) == (201, False)
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new-key"]
