@@ -9,3 +9,23 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 app = Celery("minyi")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Periodic jobs (run `celery -A config beat` beside the workers; docs/deployment.md). Each calls an idempotent
+# service through the generic `minyi.run` task, the same functions the cron-style commands call.
+app.conf.beat_schedule = {
+    "cases-mark-overdue": {
+        "task": "minyi.run",
+        "schedule": 15 * 60,
+        "args": ("minyi.cases.services.cases_mark_overdue", {}),
+    },
+    "cases-close-unrated": {
+        "task": "minyi.run",
+        "schedule": 60 * 60,
+        "args": ("minyi.cases.services.cases_close_unrated", {}),
+    },
+    "intake-purge-idempotency": {
+        "task": "minyi.run",
+        "schedule": 60 * 60,
+        "args": ("minyi.intake.idempotency.purge_expired", {}),
+    },
+}

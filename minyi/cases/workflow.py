@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from minyi.core.exceptions import Conflict
 
@@ -54,7 +55,7 @@ class CaseAction(StrEnum):
 
 ACTION_LABELS = {
     CaseAction.ACCEPT: _("受理"),
-    CaseAction.DECLINE: _("不予受理"),
+    CaseAction.DECLINE: pgettext_lazy("case action", "不予受理"),
     CaseAction.REFER: _("转送"),
     CaseAction.ASSIGN: _("交办"),
     CaseAction.RETURN: _("退单"),
@@ -65,7 +66,7 @@ ACTION_LABELS = {
     CaseAction.REPLY: _("答复"),
     CaseAction.APPROVE_REPLY: _("审核通过答复"),
     CaseAction.REJECT_REPLY: _("退回答复"),
-    CaseAction.EVALUATE: _("评价"),
+    CaseAction.EVALUATE: pgettext_lazy("case action", "评价"),
     CaseAction.CLOSE: _("办结"),
     CaseAction.REOPEN: _("重办"),
     CaseAction.MERGE: _("并案"),

@@ -341,7 +341,13 @@ class Classifier(ClassifierMixin, BaseEstimator):
         cols = self._slot_table_[slots] if len(slots) else slots
         ok = cols >= 0
         key = rows[ok] * n_features + cols[ok]
-        key, counts = np.unique(key, return_counts=True)
+        key.sort()  # the distinct keys and their counts (np.unique without its overhead)
+        if len(key):
+            first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+            counts = np.diff(first, append=len(key))
+            key = key[first]
+        else:
+            counts = key
         rows = key // n_features
         cols = key - rows * n_features
         data = counts.astype(np.float64)

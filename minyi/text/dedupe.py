@@ -123,6 +123,28 @@ class Storage(Protocol):
     def signatures(self, ids: Sequence[Id]) -> list[bytes | None]:
         """The signature of each id (``None`` for unknown ids), in order."""
 
+    def _run_lengths(self, lo: np.ndarray, needles: np.ndarray) -> np.ndarray:
+        """How many stored keys equal ``needles[i]`` from ``lo[i]`` on (the left insertion points).
+
+        Most buckets hold zero to a few rows, so the run is walked a few steps at a time;
+        only long runs take a second binary search (which costs a cache miss per level).
+        """
+        keys = self._keys
+        n_keys = len(keys)
+        counts = np.zeros(len(needles), dtype=np.int64)
+        active = np.arange(len(needles))
+        for step in range(8):
+            at = lo[active] + step
+            inside = at < n_keys
+            equal = np.zeros(len(active), dtype=bool)
+            equal[inside] = keys[at[inside]] == needles[active[inside]]
+            active = active[equal]
+            if not len(active):
+                return counts
+            counts[active] = step + 1
+        counts[active] = np.searchsorted(keys, needles[active], side="right") - lo[active]
+        return counts
+
     def candidates(self, key_lists: Sequence[Sequence[int]]) -> list[set[Id]]:
         """For each list of bucket keys, the ids that are members of any of those buckets."""
 
@@ -238,6 +260,28 @@ class InMemoryStorage:
             out.append(None if row is None else sigs[row])
         return out
 
+    def _run_lengths(self, lo: np.ndarray, needles: np.ndarray) -> np.ndarray:
+        """How many stored keys equal ``needles[i]`` from ``lo[i]`` on (the left insertion points).
+
+        Most buckets hold zero to a few rows, so the run is walked a few steps at a time;
+        only long runs take a second binary search (which costs a cache miss per level).
+        """
+        keys = self._keys
+        n_keys = len(keys)
+        counts = np.zeros(len(needles), dtype=np.int64)
+        active = np.arange(len(needles))
+        for step in range(8):
+            at = lo[active] + step
+            inside = at < n_keys
+            equal = np.zeros(len(active), dtype=bool)
+            equal[inside] = keys[at[inside]] == needles[active[inside]]
+            active = active[equal]
+            if not len(active):
+                return counts
+            counts[active] = step + 1
+        counts[active] = np.searchsorted(keys, needles[active], side="right") - lo[active]
+        return counts
+
     def candidates(self, key_lists: Sequence[Sequence[int]]) -> list[set[Id]]:
         if not key_lists:
             return []
@@ -247,10 +291,8 @@ class InMemoryStorage:
         # sorted needles make the binary searches walk the big array in order (far fewer cache misses)
         order = np.argsort(flat, kind="stable")
         lo = np.empty_like(order)
-        hi = np.empty_like(order)
         lo[order] = np.searchsorted(self._keys, flat[order], side="left")
-        hi[order] = np.searchsorted(self._keys, flat[order], side="right")
-        counts = hi - lo
+        counts = self._run_lengths(lo, flat)
         total = int(counts.sum())
         ids = self._ids
         out: list[set[Id]] = [set() for _ in key_lists]

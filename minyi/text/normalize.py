@@ -115,6 +115,9 @@ def _fold_width(text: str) -> str:
 
 
 def _chinese_punctuation(text: str) -> str:
+    # cheap substring checks first: most Chinese text has none of these half-width marks
+    if "," not in text and ":" not in text and "!" not in text and "?" not in text and ";" not in text:
+        return text
     return _HALF_PUNCT_AFTER_HAN_RE.sub(lambda m: m.group().translate(_TO_FULL), text)
 
 
@@ -239,6 +242,7 @@ def repair_pinyin(text: str) -> str:
 _converter_lock = threading.Lock()
 _converter: Any = None
 _triggers: frozenset[str] | None = None
+_trigger_search: Any = None  # a compiled character class of the triggers (a C-level scan)
 
 # Blocks probed for characters that t2s rewrites by themselves.
 _PROBE_RANGES = (
@@ -269,7 +273,7 @@ def _load_converter() -> tuple[Any, frozenset[str]]:
     installed OpenCC), minus those that t2s also writes as its own output
     (``data/t2s_self_outputs.txt``), so that t2s never runs on its own output.
     """
-    global _converter, _triggers
+    global _converter, _triggers, _trigger_search
     if _converter is not None and _triggers is not None:
         return _converter, _triggers
     with _converter_lock:
@@ -282,7 +286,9 @@ def _load_converter() -> tuple[Any, frozenset[str]]:
             if len(converted) != len(chars):  # pragma: no cover - defensive
                 raise RuntimeError("OpenCC changed the number of lines while probing t2s")
             rewritten = frozenset(a for a, b in zip(chars, converted, strict=True) if a != b)
-            _triggers = rewritten - _self_outputs()
+            triggers = rewritten - _self_outputs()
+            _trigger_search = re.compile(f"[{''.join(re.escape(ch) for ch in sorted(triggers))}]").search
+            _triggers = triggers
             _converter = converter
     return _converter, _triggers
 
@@ -298,8 +304,8 @@ def to_simplified(text: str) -> str:
     """
     if not text or text.isascii():
         return text
-    converter, triggers = _load_converter()
-    if triggers.isdisjoint(text):
+    converter, _ = _load_converter()
+    if _trigger_search(text) is None:
         return text
     return converter.convert(text)
 
