@@ -52,6 +52,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from minyi.text.dedupe import _letters_and_digits
+
 __all__ = [
     "ABSTAIN",
     "FORMAT",
@@ -140,6 +142,7 @@ class _Featurizer:
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
         self._verdict: dict[str, bool] = {}
+        self._stops: tuple[np.ndarray, int] | None = None
         self._shift = _U(64 - hash_bits)
         self._char_offset = 1 << hash_bits
 
@@ -163,24 +166,67 @@ class _Featurizer:
             flags = list(map(verdict.get, words))
         return list(compress(words, flags))
 
-    def coordinates(self, docs: Sequence[list[str]]) -> tuple[np.ndarray, np.ndarray]:
-        """(document index, slot) of every feature occurrence in ``docs`` (lists of kept words)."""
-        n_tokens = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+    def _stop_table(self) -> tuple[np.ndarray, int]:
+        """An open hash table of the stop words' word hashes: (table of shape (2**bits, ways), shift)."""
+        if self._stops is None:
+            words = sorted({w for w in self.stop_words if w})
+            hashes = _word_hashes(words) if words else np.zeros(0, dtype=np.uint64)
+            bits = max(8, int(len(hashes)).bit_length() + 4)
+            while True:
+                shift = 64 - bits
+                slot = (hashes >> _U(shift)).astype(np.int64)
+                ways = int(np.bincount(slot, minlength=1).max()) if len(slot) else 1
+                if ways <= 4:
+                    break
+                bits += 1
+            table = np.zeros((1 << bits, max(1, ways)), dtype=np.uint64)  # 0: empty (no word hashes to 0)
+            fill = np.zeros(1 << bits, dtype=np.int64)
+            for h, s in zip(hashes.tolist(), slot.tolist(), strict=True):
+                table[s, fill[s]] = h
+                fill[s] += 1
+            self._stops = (table, shift)
+        return self._stops
+
+    def coordinates(self, docs: Sequence[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Features of ``docs`` (lists of tokens): (document index, slot) of every occurrence, and
+        the number of kept words of each document.
+
+        Stop words and tokens without a letter or digit are dropped here, vectorised, as ``kept``
+        drops them (a token is taken for a stop word when its 64-bit word hash is one's).
+        """
+        n_docs = len(docs)
+        n_tokens = np.fromiter(map(len, docs), dtype=np.int64, count=n_docs)
         lengths = np.fromiter(map(len, chain.from_iterable(docs)), dtype=np.int64, count=int(n_tokens.sum()))
-        if not len(lengths):
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty
+        empty = np.zeros(0, dtype=np.int64)
+        n_kept = np.zeros(n_docs, dtype=np.int64)
+        if not lengths.any():
+            return empty, empty, n_kept
+        token_doc = np.repeat(np.arange(n_docs, dtype=np.int64), n_tokens)
+        if not lengths.all():  # empty tokens make no features
+            token_doc = token_doc[lengths > 0]
+            lengths = lengths[lengths > 0]
         text = "".join(map("".join, docs))
-        cp = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-        n_chars = len(cp)
-        token_doc = np.repeat(np.arange(len(docs), dtype=np.int64), n_tokens)
+        cp32 = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
         ends = np.cumsum(lengths)
         starts = ends - lengths
+        word = _word_hashes_of(cp32.astype(np.uint64), lengths, starts)
+        keep = np.add.reduceat(_letters_and_digits(cp32), starts) > 0
+        table, shift = self._stop_table()
+        if len(table) and table.any():
+            keep &= ~(table[(word >> _U(shift)).astype(np.int64)] == word[:, None]).any(axis=1)
+        if not keep.any():
+            return empty, empty, n_kept
+        n_kept = np.bincount(token_doc[keep], minlength=n_docs)
+        if not keep.all():
+            char_keep = np.repeat(keep, lengths)
+            cp32 = cp32[char_keep]
+            token_doc, lengths, word = token_doc[keep], lengths[keep], word[keep]
+            ends = np.cumsum(lengths)
+            starts = ends - lengths
+        cp = cp32.astype(np.uint64)
+        n_chars = len(cp)
         char_token = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
         char_doc = token_doc[char_token]
-        pos = np.arange(n_chars, dtype=np.int64) - starts[char_token]
-        # a word's hash: the sum of hashed (code point, position in word) pairs
-        word = _mix(np.add.reduceat(_mix((cp << _S32) + pos.astype(np.uint64) + _SALT_CHAR_IN_WORD), starts))
         shift = self._shift
         rows = [token_doc]
         cols = [(word >> shift).astype(np.int64)]
@@ -201,7 +247,21 @@ class _Featurizer:
             inside = char_token[:m] == char_token[n - 1 :]
             rows.append(char_doc[:m][inside])
             cols.append((_mix(key ^ _SALT_NGRAM[n]) >> shift).astype(np.int64)[inside] + offset)
-        return np.concatenate(rows), np.concatenate(cols)
+        return np.concatenate(rows), np.concatenate(cols), n_kept
+
+
+def _word_hashes_of(cp: np.ndarray, lengths: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """A word's hash: the sum of hashed (code point, position in word) pairs, mixed (non-empty words)."""
+    char_token = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    pos = np.arange(len(cp), dtype=np.int64) - starts[char_token]
+    return _mix(np.add.reduceat(_mix((cp << _S32) + pos.astype(np.uint64) + _SALT_CHAR_IN_WORD), starts))
+
+
+def _word_hashes(words: Sequence[str]) -> np.ndarray:
+    lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    cp = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    ends = np.cumsum(lengths)
+    return _word_hashes_of(cp, lengths, ends - lengths)
 
 
 # --- the estimator -----------------------------------------------------------------
@@ -318,26 +378,33 @@ class Classifier(ClassifierMixin, BaseEstimator):
         if isinstance(X, str):
             raise TypeError("X must be a sequence of documents, not a single string")
         cut = self._segment_fn()
-        kept = featurizer.kept
         docs = []
         for doc in X:
             if isinstance(doc, str):
-                docs.append(kept(cut(normalize(doc))) if doc and not doc.isspace() else [])
+                tokens = cut(normalize(doc)) if doc and not doc.isspace() else []
             elif doc is None:
-                docs.append([])
+                tokens = []
             elif isinstance(doc, Sequence | np.ndarray):
-                docs.append(kept(doc.tolist() if isinstance(doc, np.ndarray) else doc))
+                tokens = doc.tolist() if isinstance(doc, np.ndarray) else doc
             else:
                 raise TypeError(f"a document must be a string or a list of tokens, not {type(doc).__name__}")
+            try:
+                "".join(tokens)  # every token a string (C-level check)
+            except TypeError:
+                tokens = [str(t) for t in tokens]
+            docs.append(tokens if type(tokens) is list else list(tokens))
         return docs
 
     # -- fitted transform --------------------------------------------------------------
 
-    def _matrix(self, docs: Sequence[list[str]]) -> sp.csr_matrix:
-        """Sublinear TF-IDF in the fitted feature space, each block L2-normalised."""
-        n_docs = len(docs)
+    def _matrix(self, docs: Sequence[list[str]]) -> tuple[sp.csr_matrix, np.ndarray]:
+        """Sublinear TF-IDF in the fitted feature space, each block L2-normalised, and the
+        number of kept words of each document."""
+        rows, slots, n_kept = self._featurizer_.coordinates(docs)
+        return self._tfidf(rows, slots, len(docs)), n_kept
+
+    def _tfidf(self, rows: np.ndarray, slots: np.ndarray, n_docs: int) -> sp.csr_matrix:
         n_features = len(self.idf_)
-        rows, slots = self._featurizer_.coordinates(docs)
         cols = self._slot_table_[slots] if len(slots) else slots
         ok = cols >= 0
         key = rows[ok] * n_features + cols[ok]
@@ -381,31 +448,32 @@ class Classifier(ClassifierMixin, BaseEstimator):
         labels = np.asarray([str(v) for v in y], dtype=object)
         if len(docs) != len(labels):
             raise ValueError(f"X has {len(docs)} documents but y has {len(labels)} labels")
-        has_words = np.fromiter((bool(d) for d in docs), dtype=bool, count=len(docs))
+        rows, slots, n_kept = featurizer.coordinates(docs)
+        has_words = n_kept > 0
         if not has_words.any():
             raise ValueError("no document has any words to learn from")
-        docs = [d for d, ok in zip(docs, has_words, strict=True) if ok]
+        if not has_words.all():  # documents without words are left out
+            rows = (np.cumsum(has_words) - 1)[rows]
         labels = labels[has_words]
         classes, y_index = np.unique(labels, return_inverse=True)
         if len(classes) < 2:
             raise ValueError(f"need at least two labels to learn from, got {len(classes)}")
 
         # feature space: the hashed slots that occur in at least min_df documents
-        rows, slots = featurizer.coordinates(docs)
         pairs = np.unique(rows * featurizer.n_slots + slots)
         df = np.bincount(pairs % featurizer.n_slots, minlength=featurizer.n_slots)
         min_df = max(1, int(self.min_df))
         keep = np.flatnonzero(df >= min_df)
         if not len(keep):
             keep = np.flatnonzero(df >= 1)
-        n_docs = len(docs)
+        n_docs = len(labels)
         self._featurizer_ = featurizer
         self.stop_words_ = tuple(sorted(stop))
         self.feature_slots_ = keep.astype(np.int64)
         self.n_word_features_ = int(np.searchsorted(keep, 1 << featurizer.hash_bits))
         self.idf_ = (np.log((1.0 + n_docs) / (1.0 + df[keep])) + 1.0).astype(np.float64)
         self._build_slot_table()
-        Xm = self._matrix(docs)
+        Xm = self._tfidf(rows, slots, n_docs)
 
         def svm() -> LinearSVC:
             return LinearSVC(
@@ -457,35 +525,37 @@ class Classifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "coef_")
         return self._documents(X, self._featurizer_)
 
-    def _scores(self, docs: Sequence[list[str]]) -> np.ndarray:
-        Xm = self._matrix(docs)
-        return np.asarray(Xm @ self._coef_t) + self.intercept_
+    def _scores(self, docs: Sequence[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """SVM scores and the number of kept words of each document."""
+        Xm, n_kept = self._matrix(docs)
+        return np.asarray(Xm @ self._coef_t) + self.intercept_, n_kept
 
     def decision_function(self, X: Sequence[Document]) -> np.ndarray:
         """Raw SVM scores, shape (n_documents, n_classes)."""
-        return self._scores(self._prepared(X))
+        return self._scores(self._prepared(X))[0]
 
-    def _proba(self, docs: Sequence[list[str]]) -> np.ndarray:
-        proba = _softmax(self._scores(docs) * self.scale_)
-        for i, d in enumerate(docs):
-            if not d:  # nothing to go on: every label equally likely
-                proba[i] = 1.0 / len(self.classes_)
-        return proba
+    def _proba(self, docs: Sequence[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and, per document, whether it has any word to go on."""
+        scores, n_kept = self._scores(docs)
+        proba = _softmax(scores * self.scale_)
+        has_words = n_kept > 0
+        proba[~has_words] = 1.0 / len(self.classes_)  # nothing to go on: every label equally likely
+        return proba, has_words
 
     def predict_proba(self, X: Sequence[Document]) -> np.ndarray:
         """Calibrated probabilities, shape (n_documents, n_classes), columns in ``classes_`` order."""
-        return self._proba(self._prepared(X))
+        return self._proba(self._prepared(X))[0]
 
     def predict_with_confidence(self, X: Sequence[Document]) -> list[Prediction]:
         """A ``Prediction`` per document: label (``None`` when abstaining), confidence, abstained, best."""
         docs = self._prepared(X)
         if not docs:
             return []
-        proba = self._proba(docs)
+        proba, has_words = self._proba(docs)
         best = proba.argmax(axis=1)
         confidence = proba[np.arange(len(docs)), best]
         out = []
-        for d, b, c in zip(docs, best.tolist(), confidence.tolist(), strict=True):
+        for d, b, c in zip(has_words.tolist(), best.tolist(), confidence.tolist(), strict=True):
             if not d:
                 out.append(Prediction(None, c, True, None))
                 continue
@@ -503,11 +573,11 @@ class Classifier(ClassifierMixin, BaseEstimator):
         docs = self._prepared(X)
         if not docs:
             return []
-        proba = self._proba(docs)
+        proba, has_words = self._proba(docs)
         k = max(0, min(int(k), len(self.classes_)))
         order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
         return [
-            [(str(self.classes_[j]), float(proba[i, j])) for j in row] if docs[i] else []
+            [(str(self.classes_[j]), float(proba[i, j])) for j in row] if has_words[i] else []
             for i, row in enumerate(order.tolist())
         ]
 
