@@ -10,20 +10,10 @@ from django.contrib import admin
 
 from minyi.cases import policies
 from minyi.cases.models import Case, CaseEvent, Evaluation, PersonalDataAccess, Reply
+from minyi.core.admin import ReadOnlyAdminMixin
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class CaseEventInline(ReadOnlyMixin, admin.TabularInline):
+class CaseEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = CaseEvent
     extra = 0
     fields = ("created_at", "action", "actor", "actor_role", "from_status", "to_status", "note", "is_public")
@@ -32,14 +22,14 @@ class CaseEventInline(ReadOnlyMixin, admin.TabularInline):
     show_change_link = False
 
 
-class ReplyInline(ReadOnlyMixin, admin.TabularInline):
+class ReplyInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Reply
     extra = 0
     fields = ("created_at", "state", "author", "approved_by", "sent_at", "text")
     readonly_fields = fields
 
 
-class EvaluationInline(ReadOnlyMixin, admin.TabularInline):
+class EvaluationInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Evaluation
     extra = 0
     fields = ("created_at", "rating", "resolved", "reason")
@@ -84,7 +74,7 @@ CASE_FIELDS = (
 
 
 @admin.register(Case)
-class CaseAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "tracking_number",
         "title",
@@ -114,7 +104,7 @@ class CaseAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(CaseEvent)
-class CaseEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class CaseEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "case",
@@ -148,7 +138,7 @@ class CaseEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(PersonalDataAccess)
-class PersonalDataAccessAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class PersonalDataAccessAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Who saw whose contact details, when, and why (append-only audit)."""
 
     list_display = ("created_at", "user", "case", "purpose")

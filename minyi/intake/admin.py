@@ -4,22 +4,12 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from minyi.core.admin import ReadOnlyAdminMixin
 from minyi.intake.models import IdempotencyRecord, TrackingSequence
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class IdempotencyRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     # The stored response holds the citizen's query code: it is never shown.
     list_display = ("key", "case_id", "response_status", "created_at", "expires_at")
     fields = ("key", "fingerprint", "case_id", "response_status", "created_at", "expires_at")
@@ -29,7 +19,7 @@ class IdempotencyRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(TrackingSequence)
-class TrackingSequenceAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class TrackingSequenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("day", "last")
     fields = ("day", "last")
     readonly_fields = fields
