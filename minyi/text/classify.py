@@ -7,7 +7,11 @@ Features
     tokens without a letter or digit are dropped from both, so that raw text and
     pre-segmented rows with their stop words removed look alike. The remaining words
     give word unigrams and bigrams (a bigram spans a dropped stop word) and character
-    n-grams inside each word (1–2 by default). Features are hashed (splitmix64 over the
+    n-grams (1–2 by default) over the kept words written one after the other, so that a
+    2-gram also spans two neighbouring words (``char_span="text"``; ``"word"`` keeps them
+    inside words), which makes the classifier less sensitive to how the text was segmented.
+    Stop words and tokens without a letter or digit are dropped vectorised over the batch
+    (a token is a stop word when its 64-bit word hash is one's). Features are hashed (splitmix64 over the
     code points, our own function, so the model does not depend on Python's or
     scikit-learn's hashing) into ``2**hash_bits`` slots per block; only the slots seen in
     at least ``min_df`` training documents are kept. Weights are sublinear TF-IDF, and the
@@ -65,7 +69,7 @@ __all__ = [
 ]
 
 FORMAT = "minyi-classifier"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 HASH_NAME = "splitmix64-cp-v1"
 
 #: What ``predict`` returns for a document it abstains on.
@@ -135,14 +139,22 @@ class _Featurizer:
     """Turns token lists into hashed feature coordinates (document index, slot)."""
 
     def __init__(
-        self, *, stop_words: frozenset[str], hash_bits: int, word_ngrams: int, char_ngrams: tuple[int, int]
+        self,
+        *,
+        stop_words: frozenset[str],
+        hash_bits: int,
+        word_ngrams: int,
+        char_ngrams: tuple[int, int],
+        char_span: str = "word",
     ):
         self.stop_words = stop_words
         self.hash_bits = hash_bits
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
+        self.char_span = char_span
         self._verdict: dict[str, bool] = {}
         self._stops: tuple[np.ndarray, int] | None = None
+        self._stops_built = False
         self._shift = _U(64 - hash_bits)
         self._char_offset = 1 << hash_bits
 
@@ -166,25 +178,33 @@ class _Featurizer:
             flags = list(map(verdict.get, words))
         return list(compress(words, flags))
 
-    def _stop_table(self) -> tuple[np.ndarray, int]:
-        """An open hash table of the stop words' word hashes: (table of shape (2**bits, ways), shift)."""
-        if self._stops is None:
+    def _stop_table(self) -> tuple[np.ndarray, int] | None:
+        """An open hash table of the stop words' word hashes: (table of shape (2**bits, ways), shift);
+        ``None`` without stop words."""
+        if not self._stops_built:
             words = sorted({w for w in self.stop_words if w})
             hashes = _word_hashes(words) if words else np.zeros(0, dtype=np.uint64)
-            bits = max(8, int(len(hashes)).bit_length() + 4)
-            while True:
-                shift = 64 - bits
-                slot = (hashes >> _U(shift)).astype(np.int64)
+            # the smallest table in which no two stop words share a cell (one compare per token),
+            # or, for very many stop words, the one with the fewest words in a cell
+            best = None
+            smallest = max(8, len(hashes).bit_length() + 4)
+            for bits in range(smallest, smallest + 10):
+                slot = (hashes >> _U(64 - bits)).astype(np.int64)
                 ways = int(np.bincount(slot, minlength=1).max()) if len(slot) else 1
-                if ways <= 4:
+                if best is None or ways < best[0]:
+                    best = (ways, bits)
+                if ways == 1:
                     break
-                bits += 1
+            ways, bits = best
+            shift = 64 - bits
+            slot = (hashes >> _U(shift)).astype(np.int64)
             table = np.zeros((1 << bits, max(1, ways)), dtype=np.uint64)  # 0: empty (no word hashes to 0)
             fill = np.zeros(1 << bits, dtype=np.int64)
             for h, s in zip(hashes.tolist(), slot.tolist(), strict=True):
                 table[s, fill[s]] = h
                 fill[s] += 1
-            self._stops = (table, shift)
+            self._stops = (table, shift) if len(hashes) else None
+            self._stops_built = True
         return self._stops
 
     def coordinates(self, docs: Sequence[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -194,9 +214,27 @@ class _Featurizer:
         Stop words and tokens without a letter or digit are dropped here, vectorised, as ``kept``
         drops them (a token is taken for a stop word when its 64-bit word hash is one's).
         """
+        try:  # tokens joined by NUL: C-level joins give the characters and the token bounds
+            joined = "\0".join(map("\0".join, docs))
+        except TypeError:  # a token that is not a string: its str() is the token
+            docs = [[str(t) for t in d] for d in docs]
+            joined = "\0".join(map("\0".join, docs))
         n_docs = len(docs)
-        n_tokens = np.fromiter(map(len, docs), dtype=np.int64, count=n_docs)
-        lengths = np.fromiter(map(len, chain.from_iterable(docs)), dtype=np.int64, count=int(n_tokens.sum()))
+        # an empty document still makes one (empty) piece of the joined text
+        n_tokens = np.maximum(np.fromiter(map(len, docs), dtype=np.int64, count=n_docs), 1)
+        total = int(n_tokens.sum())
+        if joined.count("\0") == total - 1:  # no token holds a NUL itself
+            cp32 = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+            separator = cp32 == 0
+            bounds = np.flatnonzero(separator)
+            lengths = np.diff(bounds, prepend=-1, append=len(cp32)) - 1
+            cp32 = cp32[~separator]
+        else:
+            n_tokens = np.fromiter(map(len, docs), dtype=np.int64, count=n_docs)
+            lengths = np.fromiter(
+                map(len, chain.from_iterable(docs)), dtype=np.int64, count=int(n_tokens.sum())
+            )
+            cp32 = np.frombuffer("".join(map("".join, docs)).encode("utf-32-le"), dtype=np.uint32)
         empty = np.zeros(0, dtype=np.int64)
         n_kept = np.zeros(n_docs, dtype=np.int64)
         if not lengths.any():
@@ -205,15 +243,18 @@ class _Featurizer:
         if not lengths.all():  # empty tokens make no features
             token_doc = token_doc[lengths > 0]
             lengths = lengths[lengths > 0]
-        text = "".join(map("".join, docs))
-        cp32 = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
         ends = np.cumsum(lengths)
         starts = ends - lengths
         word = _word_hashes_of(cp32.astype(np.uint64), lengths, starts)
         keep = np.add.reduceat(_letters_and_digits(cp32), starts) > 0
-        table, shift = self._stop_table()
-        if len(table) and table.any():
-            keep &= ~(table[(word >> _U(shift)).astype(np.int64)] == word[:, None]).any(axis=1)
+        stops = self._stop_table()
+        if stops is not None:
+            table, shift = stops
+            cell = (word >> _U(shift)).astype(np.int64)
+            if table.shape[1] == 1:
+                keep &= table[cell, 0] != word
+            else:
+                keep &= ~(table[cell] == word[:, None]).any(axis=1)
         if not keep.any():
             return empty, empty, n_kept
         n_kept = np.bincount(token_doc[keep], minlength=n_docs)
@@ -237,6 +278,7 @@ class _Featurizer:
             cols.append((bigram >> shift).astype(np.int64)[same])
         low, high = self.char_ngrams
         offset = self._char_offset
+        owner = char_doc if self.char_span == "text" else char_token  # n-grams may not cross its bounds
         for n in range(max(1, low), min(3, high) + 1):
             if n_chars < n:
                 continue
@@ -244,7 +286,7 @@ class _Featurizer:
             key = cp[:m].copy()
             for j in range(1, n):
                 key = (key << _S21) | cp[j : m + j]
-            inside = char_token[:m] == char_token[n - 1 :]
+            inside = owner[:m] == owner[n - 1 :]
             rows.append(char_doc[:m][inside])
             cols.append((_mix(key ^ _SALT_NGRAM[n]) >> shift).astype(np.int64)[inside] + offset)
         return np.concatenate(rows), np.concatenate(cols), n_kept
@@ -299,7 +341,8 @@ class Classifier(ClassifierMixin, BaseEstimator):
     Parameters (stored as given; see the module docstring for what they do):
     ``threshold`` (abstain when the top probability is lower), ``C`` and
     ``class_weight`` (of the linear SVM), ``word_ngrams`` (1 or 2), ``char_ngrams``
-    (``(min, max)`` within 1..3, or ``None``), ``min_df``, ``sublinear_tf``,
+    (``(min, max)`` within 1..3, or ``None``), ``char_span`` (``"text"`` or ``"word"``),
+    ``min_df``, ``sublinear_tf``,
     ``hash_bits``, ``calibration_folds`` (0 or 1: no calibration, scale 1),
     ``max_iter``, ``random_state``, ``segmenter`` (a callable ``str -> list[str]``;
     ``None``: minyi's ``segment``; not saved with the model) and ``stop_words``
@@ -314,6 +357,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
         class_weight: str | dict[str, float] | None = "balanced",
         word_ngrams: int = 2,
         char_ngrams: tuple[int, int] | None = (1, 2),
+        char_span: str = "text",
         min_df: int = 2,
         sublinear_tf: bool = True,
         hash_bits: int = 20,
@@ -328,6 +372,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
+        self.char_span = char_span
         self.min_df = min_df
         self.sublinear_tf = sublinear_tf
         self.hash_bits = hash_bits
@@ -356,6 +401,8 @@ class Classifier(ClassifierMixin, BaseEstimator):
             if not 1 <= low <= high <= 3:
                 raise ValueError(f"char_ngrams must be (min, max) within 1..3, not {self.char_ngrams!r}")
             char = (low, high)
+        if self.char_span not in ("word", "text"):
+            raise ValueError(f"char_span must be 'word' or 'text', not {self.char_span!r}")
         if not 8 <= int(self.hash_bits) <= 26:
             raise ValueError(f"hash_bits must be within 8..26, not {self.hash_bits!r}")
         return _Featurizer(
@@ -363,6 +410,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
             hash_bits=int(self.hash_bits),
             word_ngrams=int(self.word_ngrams),
             char_ngrams=char,
+            char_span=self.char_span,
         )
 
     def _segment_fn(self) -> Callable[[str], list[str]]:
@@ -388,10 +436,6 @@ class Classifier(ClassifierMixin, BaseEstimator):
                 tokens = doc.tolist() if isinstance(doc, np.ndarray) else doc
             else:
                 raise TypeError(f"a document must be a string or a list of tokens, not {type(doc).__name__}")
-            try:
-                "".join(tokens)  # every token a string (C-level check)
-            except TypeError:
-                tokens = [str(t) for t in tokens]
             docs.append(tokens if type(tokens) is list else list(tokens))
         return docs
 
@@ -407,7 +451,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
         n_features = len(self.idf_)
         cols = self._slot_table_[slots] if len(slots) else slots
         ok = cols >= 0
-        key = rows[ok] * n_features + cols[ok]
+        key = rows[ok] * n_features + cols[ok].astype(np.int64)
         key.sort()  # the distinct keys and their counts (np.unique without its overhead)
         if len(key):
             first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
@@ -515,8 +559,9 @@ class Classifier(ClassifierMixin, BaseEstimator):
         return coef, intercept
 
     def _build_slot_table(self) -> None:
-        table = np.full(self._featurizer_.n_slots, -1, dtype=np.int64)
-        table[self.feature_slots_] = np.arange(len(self.feature_slots_), dtype=np.int64)
+        # int32 (at most 2**27 slots): half the memory that the per-feature lookups walk
+        table = np.full(self._featurizer_.n_slots, -1, dtype=np.int32)
+        table[self.feature_slots_] = np.arange(len(self.feature_slots_), dtype=np.int32)
         self._slot_table_ = table
 
     # -- predict -------------------------------------------------------------------------
@@ -595,6 +640,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
                 "class_weight": self.class_weight,
                 "word_ngrams": int(self.word_ngrams),
                 "char_ngrams": list(self.char_ngrams) if self.char_ngrams is not None else None,
+                "char_span": self.char_span,
                 "min_df": int(self.min_df),
                 "sublinear_tf": bool(self.sublinear_tf),
                 "hash_bits": int(self.hash_bits),

@@ -33,8 +33,10 @@ Storage
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Hashable, Iterable, Sequence
+from itertools import chain
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -57,6 +59,9 @@ _KEY_MASK = _U((1 << 56) - 1)
 _LOW32 = _U(0xFFFFFFFF)
 _EMPTY = _U(1 << 32)  # above every 32-bit value: marks an empty bin
 _N_PROBES = 96
+_DIRECTORY_SHIFT = (
+    44  # InMemoryStorage's directory: 8 bits of band and 12 of hash, ~24 keys a cell at 100,000 texts
+)
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
@@ -123,28 +128,6 @@ class Storage(Protocol):
     def signatures(self, ids: Sequence[Id]) -> list[bytes | None]:
         """The signature of each id (``None`` for unknown ids), in order."""
 
-    def _run_lengths(self, lo: np.ndarray, needles: np.ndarray) -> np.ndarray:
-        """How many stored keys equal ``needles[i]`` from ``lo[i]`` on (the left insertion points).
-
-        Most buckets hold zero to a few rows, so the run is walked a few steps at a time;
-        only long runs take a second binary search (which costs a cache miss per level).
-        """
-        keys = self._keys
-        n_keys = len(keys)
-        counts = np.zeros(len(needles), dtype=np.int64)
-        active = np.arange(len(needles))
-        for step in range(8):
-            at = lo[active] + step
-            inside = at < n_keys
-            equal = np.zeros(len(active), dtype=bool)
-            equal[inside] = keys[at[inside]] == needles[active[inside]]
-            active = active[equal]
-            if not len(active):
-                return counts
-            counts[active] = step + 1
-        counts[active] = np.searchsorted(keys, needles[active], side="right") - lo[active]
-        return counts
-
     def candidates(self, key_lists: Sequence[Sequence[int]]) -> list[set[Id]]:
         """For each list of bucket keys, the ids that are members of any of those buckets."""
 
@@ -169,6 +152,7 @@ class InMemoryStorage:
         self._rows = np.zeros(0, dtype=np.int64)
         self._pending: dict[int, list[int]] = {}
         self._pending_size = 0
+        self._directory: tuple[np.ndarray, int] | None = None  # see _left
 
     def get_meta(self) -> dict[str, Any] | None:
         return None if self._meta is None else dict(self._meta)
@@ -232,6 +216,7 @@ class InMemoryStorage:
         self._merge(keys, rows)
 
     def _merge(self, keys: np.ndarray, rows: np.ndarray) -> None:
+        self._directory = None
         order = np.argsort(keys, kind="stable")
         keys, rows = keys[order], rows[order]
         if not len(self._keys):
@@ -260,6 +245,36 @@ class InMemoryStorage:
             out.append(None if row is None else sigs[row])
         return out
 
+    def _left(self, needles: np.ndarray) -> np.ndarray:
+        """``np.searchsorted(self._keys, needles, side="left")``, with fewer cache misses.
+
+        Bucket keys are hashes, so their top bits spread them evenly: a directory of where
+        each value of the top bits starts (``_DIRECTORY_SHIFT``) narrows every search to a
+        few dozen neighbouring keys, and a vectorised binary search finishes there. A plain
+        binary search over millions of keys costs a cache miss at nearly every level.
+        """
+        keys = self._keys
+        n_keys = len(keys)
+        if not n_keys:
+            return np.zeros(len(needles), dtype=np.int64)
+        if self._directory is None:
+            top = int(keys[-1]) >> _DIRECTORY_SHIFT if keys[-1] > 0 else 0
+            bounds = np.arange(top + 2, dtype=np.int64) << np.int64(_DIRECTORY_SHIFT)
+            cells = np.searchsorted(keys, bounds, side="left")
+            self._directory = (cells, int(np.diff(cells).max()).bit_length())  # steps for the largest cell
+        directory, steps = self._directory
+        bins = np.clip(needles >> np.int64(_DIRECTORY_SHIFT), 0, len(directory) - 2)
+        lo = directory[bins]
+        hi = directory[bins + 1]
+        last = n_keys - 1
+        for _ in range(steps):
+            mid = (lo + hi) >> 1
+            below = keys[np.minimum(mid, last)] < needles
+            searching = lo < hi
+            lo = np.where(searching & below, mid + 1, lo)
+            hi = np.where(searching & ~below, mid, hi)
+        return lo
+
     def _run_lengths(self, lo: np.ndarray, needles: np.ndarray) -> np.ndarray:
         """How many stored keys equal ``needles[i]`` from ``lo[i]`` on (the left insertion points).
 
@@ -286,12 +301,14 @@ class InMemoryStorage:
         if not key_lists:
             return []
         lengths = [len(k) for k in key_lists]
-        flat = np.fromiter((k for keys in key_lists for k in keys), dtype=np.int64, count=sum(lengths))
+        flat = None
+        if len(set(lengths)) == 1:  # the usual case: one key per band for every text (C-level conversion)
+            with contextlib.suppress(ValueError, TypeError, OverflowError):
+                flat = np.asarray(key_lists, dtype=np.int64).reshape(-1)
+        if flat is None:
+            flat = np.fromiter((k for keys in key_lists for k in keys), dtype=np.int64, count=sum(lengths))
         owner = np.repeat(np.arange(len(key_lists)), lengths)
-        # sorted needles make the binary searches walk the big array in order (far fewer cache misses)
-        order = np.argsort(flat, kind="stable")
-        lo = np.empty_like(order)
-        lo[order] = np.searchsorted(self._keys, flat[order], side="left")
+        lo = self._left(flat)
         counts = self._run_lengths(lo, flat)
         total = int(counts.sum())
         ids = self._ids
@@ -552,15 +569,22 @@ class DuplicateIndex:
         if len(matrix) != len(known) * self.num_perm:
             raise SettingsMismatchError(f"stored signatures are not {self.num_perm} uint32 values each")
         matrix = matrix.reshape(len(known), self.num_perm)
-        for q, candidates in zip(live.tolist(), found, strict=True):
-            rows = [row_of[c] for c in candidates if c in row_of]
-            if not rows:
-                continue
-            similarity = (matrix[rows] == sigs[q]).mean(axis=1)
-            order = np.argsort(-similarity, kind="stable")
-            results[q] = [
-                (known[rows[j]][0], float(similarity[j]))
-                for j in order.tolist()
-                if similarity[j] >= self.threshold
-            ]
+        # every (query, candidate) pair at once, candidates in their set's order (ties keep it)
+        pair_rows = [[row_of[c] for c in candidates if c in row_of] for candidates in found]
+        counts = np.fromiter(map(len, pair_rows), dtype=np.int64, count=len(pair_rows))
+        if not counts.sum():
+            return results
+        rows = np.fromiter(chain.from_iterable(pair_rows), dtype=np.int64, count=int(counts.sum()))
+        query = np.repeat(live, counts)
+        equal = np.count_nonzero(matrix[rows] == sigs[query], axis=1)
+        similarity = equal / self.num_perm
+        keep = np.flatnonzero(similarity >= self.threshold)
+        if not len(keep):
+            return results
+        # best first within each query; np.lexsort is stable, so equal scores keep the set's order
+        keep = keep[np.lexsort((-similarity[keep], query[keep]))]
+        for q, r, sim in zip(
+            query[keep].tolist(), rows[keep].tolist(), similarity[keep].tolist(), strict=True
+        ):
+            results[q].append((known[r][0], sim))
         return results

@@ -66,6 +66,12 @@ _INVISIBLE_CLASS = (
     "\U000e0000-\U000e0fff"  # tags and variation-selector supplement
 )
 _INVISIBLE_RE = re.compile(f"[{_INVISIBLE_CLASS}]+")
+# The same class cut in two: a class of BMP characters compiles to a bitmap (a fast scan), one
+# with astral characters to a list of ranges tried one by one; the astral part runs only on
+# text that has an astral character.
+_INVISIBLE_BMP_RE = re.compile("[" + _INVISIBLE_CLASS.split("\U000110bd")[0] + "]+")
+_INVISIBLE_ASTRAL_RE = re.compile("[\U000110bd" + _INVISIBLE_CLASS.split("\U000110bd")[1] + "]+")
+_ASTRAL_RE = re.compile("[\U00010000-\U0010ffff]")
 _LINE_ENDINGS_RE = re.compile("\r\n?|\u2028|\u2029")
 _LINE_ENDINGS = {"\r\n": "\n", "\r": "\n", "\u2028": "\n", "\u2029": "\n\n"}
 
@@ -85,7 +91,10 @@ def strip_invisible(text: str) -> str:
         return ""
     if "\r" in text or "\u2028" in text or "\u2029" in text:
         text = _LINE_ENDINGS_RE.sub(_line_ending, text)
-    return _INVISIBLE_RE.sub("", text)
+    text = _INVISIBLE_BMP_RE.sub("", text)
+    if _ASTRAL_RE.search(text) is not None:
+        text = _INVISIBLE_ASTRAL_RE.sub("", text)
+    return text
 
 
 # --- 2. width folding ----------------------------------------------------------------
@@ -123,15 +132,18 @@ def _chinese_punctuation(text: str) -> str:
 
 # --- 3. whitespace -------------------------------------------------------------------
 
-_HSPACE_RE = re.compile(r"[^\S\n]+")
+# Whitespace except \n (``[^\S\n]``) spelt out: an explicit class is a bitmap, much faster to scan
+# than a negated category (a test checks it against str.isspace).
+_HSPACE_RE = re.compile("[\t\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
 _PARAGRAPH_RE = re.compile(r" ?\n ?(?:\n ?)+")
 _LINE_RE = re.compile(r" ?\n ?")
-_WIDE_SPACE_RE = re.compile(f"(?<=[{_WIDE}]) (?=[{_WIDE}])")
+# The space first (a literal the regex engine scans for quickly), then the character before it.
+_WIDE_SPACE_RE = re.compile(f" (?<=[{_WIDE}] )(?=[{_WIDE}])")
 
 
 def _collapse_whitespace(text: str) -> str:
     text = _HSPACE_RE.sub(" ", text)
-    if "\n" in text:
+    if "\n" in text and ("\n\n" in text or " \n" in text or "\n " in text):  # else nothing to do
         text = _PARAGRAPH_RE.sub("\n\n", text)
         text = _LINE_RE.sub("\n", text)
     if " " in text:
@@ -242,7 +254,8 @@ def repair_pinyin(text: str) -> str:
 _converter_lock = threading.Lock()
 _converter: Any = None
 _triggers: frozenset[str] | None = None
-_trigger_search: Any = None  # a compiled character class of the triggers (a C-level scan)
+_trigger_search: Any = None  # a compiled character class of the BMP triggers (a C-level bitmap scan)
+_astral_triggers: frozenset[str] = frozenset()
 
 # Blocks probed for characters that t2s rewrites by themselves.
 _PROBE_RANGES = (
@@ -273,7 +286,7 @@ def _load_converter() -> tuple[Any, frozenset[str]]:
     installed OpenCC), minus those that t2s also writes as its own output
     (``data/t2s_self_outputs.txt``), so that t2s never runs on its own output.
     """
-    global _converter, _triggers, _trigger_search
+    global _converter, _triggers, _trigger_search, _astral_triggers
     if _converter is not None and _triggers is not None:
         return _converter, _triggers
     with _converter_lock:
@@ -287,7 +300,10 @@ def _load_converter() -> tuple[Any, frozenset[str]]:
                 raise RuntimeError("OpenCC changed the number of lines while probing t2s")
             rewritten = frozenset(a for a, b in zip(chars, converted, strict=True) if a != b)
             triggers = rewritten - _self_outputs()
-            _trigger_search = re.compile(f"[{''.join(re.escape(ch) for ch in sorted(triggers))}]").search
+            # a class of BMP characters only compiles to a bitmap; astral ones would make it a slow list
+            bmp = "".join(re.escape(ch) for ch in sorted(triggers) if ord(ch) < 0x10000)
+            _trigger_search = re.compile(f"[{bmp}]").search
+            _astral_triggers = frozenset(ch for ch in triggers if ord(ch) >= 0x10000)
             _triggers = triggers
             _converter = converter
     return _converter, _triggers
@@ -305,7 +321,9 @@ def to_simplified(text: str) -> str:
     if not text or text.isascii():
         return text
     converter, _ = _load_converter()
-    if _trigger_search(text) is None:
+    if _trigger_search(text) is None and (
+        _ASTRAL_RE.search(text) is None or _astral_triggers.isdisjoint(text)
+    ):
         return text
     return converter.convert(text)
 

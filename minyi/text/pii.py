@@ -111,6 +111,9 @@ _FOLD_NEEDED_RE = re.compile(f"[{''.join(re.escape(chr(cp)) for cp in sorted(_FO
 # Invisible characters are skipped (as strip_invisible removes them), and so are CR and
 # variation selectors, so that they cannot hide a number.
 _INVISIBLE_RE = re.compile(f"[{_INVISIBLE_CLASS}\r\ufe00-\ufe0f]")
+# Its BMP part alone compiles to a bitmap (a fast scan); astral characters are rare.
+_INVISIBLE_BMP_RE = re.compile("[" + _INVISIBLE_CLASS.split("\U000110bd")[0] + "\r\ufe00-\ufe0f]")
+_ASTRAL_RE = re.compile("[\U00010000-\U0010ffff]")
 _VISIBLE_RUN_RE = re.compile(f"[^{_INVISIBLE_CLASS}\r\ufe00-\ufe0f]+")
 
 
@@ -118,7 +121,9 @@ def _view(text: str) -> tuple[str, list[int] | None]:
     """Folded text with invisible characters removed, and the map back to ``text`` offsets."""
     if _FOLD_NEEDED_RE.search(text) is not None:
         text = text.translate(_FOLD_TABLE)
-    if _INVISIBLE_RE.search(text) is None:
+    if _INVISIBLE_BMP_RE.search(text) is None and (
+        _ASTRAL_RE.search(text) is None or _INVISIBLE_RE.search(text) is None
+    ):
         return text, None
     kept = []
     positions: list[int] = []
@@ -266,7 +271,6 @@ _ESTATE_NUMBER_RE = re.compile(
 _UNITS_RE = re.compile(
     rf"(?P<units>{_NUM}{_UNIT}(?:-?{_NUM}{_UNIT})+(?:-?[0-9]{{1,5}})?|{_NUM}{_BUILDING_UNIT}-?[0-9]{{2,5}}){_NOT_AFTER_UNITS}"
 )
-_ADDRESS_RES = ((_ROAD_NUMBER_RE, "road"), (_ESTATE_NUMBER_RE, "estate"), (_UNITS_RE, "units"))
 
 
 # --- names ---------------------------------------------------------------------------
@@ -332,6 +336,14 @@ def _name_re() -> re.Pattern[str]:
 _HAS_DIGIT_RE = re.compile("[0-9]")
 _LONG_NUMBER_RE = re.compile("[0-9](?:[ -]?[0-9]){6}")  # every phone, ID and card number has 7+ digits
 _ADDRESS_HINT_RE = re.compile("[号號栋棟幢座楼樓层層室户戶房组組元]|[0-9]-[0-9]")
+# Cheap scans (a character class first, so the regex engine skips ahead) that every match
+# of the longer patterns needs: a plate starts with a province and a letter; the units and
+# estate patterns need a number directly followed by a unit word (or 1-2); a road number
+# needs a digit directly after the road word.
+_PLATE_HINT_RE = re.compile(f"[{_PROVINCE_CHARS}][{_PLATE_LETTER}]")
+_NUMBER_UNIT_HINT_RE = re.compile("[0-9一二三四五六七八九十百零〇两][号號单單栋棟幢座楼樓层層室户戶房组組]")
+_DIGIT_DASH_RE = re.compile("[0-9]-[0-9]")
+_ROAD_HINT_RE = re.compile("[路街道巷弄同][0-9]")
 
 
 def _candidates(view: str, *, numbers_only: bool = False) -> list[tuple[int, int, str]]:
@@ -356,7 +368,7 @@ def _candidates(view: str, *, numbers_only: bool = False) -> list[tuple[int, int
             add((m.start("local"), m.end("local"), LANDLINE))
     if numbers_only:
         return found
-    if has_digit:
+    if has_digit and _PLATE_HINT_RE.search(view) is not None:
         for m in _PLATE_RE.finditer(view):
             if sum(ch.isdigit() for ch in m.group()) >= 3:
                 add((m.start(), m.end(), PLATE))
@@ -364,9 +376,16 @@ def _candidates(view: str, *, numbers_only: bool = False) -> list[tuple[int, int
         for m in _EMAIL_RE.finditer(view):
             add((m.start(), m.end(), EMAIL))
     if _ADDRESS_HINT_RE.search(view) is not None:
-        for pattern, group in _ADDRESS_RES:
-            for m in pattern.finditer(view):
-                add((m.start(group), m.end(group), ADDRESS))
+        number_unit = _NUMBER_UNIT_HINT_RE.search(view) is not None
+        if has_digit and _ROAD_HINT_RE.search(view) is not None:
+            for m in _ROAD_NUMBER_RE.finditer(view):
+                add((m.start("road"), m.end("road"), ADDRESS))
+        if number_unit or (has_digit and _DIGIT_DASH_RE.search(view) is not None):
+            for m in _ESTATE_NUMBER_RE.finditer(view):
+                add((m.start("estate"), m.end("estate"), ADDRESS))
+        if number_unit:
+            for m in _UNITS_RE.finditer(view):
+                add((m.start("units"), m.end("units"), ADDRESS))
     for m in _name_re().finditer(view):
         group = "colon" if m.group("colon") else "plain"
         add((m.start(group), m.end(group), NAME))

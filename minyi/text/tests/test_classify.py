@@ -209,6 +209,8 @@ def _header_with(path, **fields):
         (lambda p: p.write_bytes(b"not a model at all"), "not a minyi classifier"),
         (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), "not a minyi classifier"),
         (lambda p: _rewrite(p, header=_header_with(p, version=99)), "version 99 is not supported"),
+        # version 1 featurised differently (character n-grams only inside words)
+        (lambda p: _rewrite(p, header=_header_with(p, version=1)), "version 1 is not supported"),
         (lambda p: _rewrite(p, header=_header_with(p, format="other")), "wrong format"),
         (lambda p: _rewrite(p, header=np.frombuffer(b"{oops", dtype=np.uint8)), "not valid JSON"),
         (lambda p: _rewrite(p, coef=None), "lacks the array 'coef'"),
