@@ -25,9 +25,9 @@ from minyi.accounts.models import Department, Membership, Region, Role, User
 from minyi.cases import policies, services, workflow
 from minyi.cases.models import Case, CaseEvent
 from minyi.cases.workflow import CaseAction, CaseStatus
+from minyi.core.exceptions import DomainError
 from minyi.demo import city, phrases
 from minyi.demo.plan import CasePlan, Step, near_duplicate, places, plan
-from minyi.core.exceptions import DomainError
 from minyi.intake.services import submission_ingest
 from minyi.routing.calendar import calendar_is_workday
 from minyi.routing.models import Category
