@@ -37,7 +37,19 @@ def main(argv: list[str] | None = None) -> int:
         return int(_resolve(OFFLINE_COMMANDS[command])(argv[2:]) or 0)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
+
+    try:
+        from django.conf import settings
+
+        settings.INSTALLED_APPS  # noqa: B018 - load the settings now, to report a bad environment plainly
+    except ImproperlyConfigured as exc:
+        sys.stderr.write(
+            f"minyi: configuration error: {exc}\n"
+            "Set it in the environment or in .env (see .env.example); for local development, DJANGO_DEBUG=1.\n"
+        )
+        return 2
 
     argv[0] = "minyi"
     if command in OFFLINE_COMMANDS:  # the database-backed variant is a management command with underscores
