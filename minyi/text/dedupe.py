@@ -81,6 +81,8 @@ def _letters_and_digits(cp: np.ndarray) -> np.ndarray:
     global _ALNUM_BMP
     if _ALNUM_BMP is None:
         _ALNUM_BMP = np.fromiter((chr(c).isalnum() for c in range(0x10000)), dtype=bool, count=0x10000)
+    if not len(cp) or cp.max() < 0x10000:  # the usual case: one lookup, no masking
+        return _ALNUM_BMP[cp]
     mask = np.zeros(len(cp), dtype=bool)
     low = cp < 0x10000
     mask[low] = _ALNUM_BMP[cp[low]]
@@ -427,16 +429,24 @@ class DuplicateIndex:
         # than k characters gets one shingle, padded with zeros
         cp_pad = np.concatenate([cp, np.zeros(k, dtype=np.uint64)])
         doc_pad = np.concatenate([char_doc, np.full(k, -1, dtype=np.int64)])
-        positions = np.arange(len(cp))
-        full = doc_pad[positions + k - 1] == char_doc
+        m = len(cp)
+        full = doc_pad[k - 1 : m + k - 1] == char_doc
         first = np.r_[True, char_doc[1:] != char_doc[:-1]]
         short = first & ~full & (np.bincount(char_doc, minlength=n)[char_doc] < k)
-        at = positions[full | short]
-        key = cp_pad[at]
+        # the shingle at every position from shifted slices (no gathers); the few of texts shorter
+        # than k are redone with zeros after the text's end
+        key = cp.copy()
         for j in range(1, k):
-            following = np.where(doc_pad[at + j] == doc_pad[at], cp_pad[at + j], _U(0))
-            key = (key << _S21) | following
-        return self._minhash(key, char_doc[at], n)
+            key = (key << _S21) | cp_pad[j : m + j]
+        if short.any():
+            at = np.flatnonzero(short)
+            fixed = cp_pad[at]
+            for j in range(1, k):
+                following = np.where(doc_pad[at + j] == doc_pad[at], cp_pad[at + j], _U(0))
+                fixed = (fixed << _S21) | following
+            key[at] = fixed
+        chosen = full | short
+        return self._minhash(key[chosen], char_doc[chosen], n)
 
     def _minhash(self, key: np.ndarray, doc_of: np.ndarray, n: int) -> np.ndarray:
         """One-permutation MinHash with optimal densification (Shrivastava, ICML 2017).

@@ -70,6 +70,8 @@ _INVISIBLE_RE = re.compile(f"[{_INVISIBLE_CLASS}]+")
 # with astral characters to a list of ranges tried one by one; the astral part runs only on
 # text that has an astral character.
 _INVISIBLE_BMP_RE = re.compile("[" + _INVISIBLE_CLASS.split("\U000110bd")[0] + "]+")
+# One character is enough to find out whether there is any (a repeat makes the regex engine scan slower).
+_INVISIBLE_BMP_SEARCH = re.compile("[" + _INVISIBLE_CLASS.split("\U000110bd")[0] + "]").search
 _INVISIBLE_ASTRAL_RE = re.compile("[\U000110bd" + _INVISIBLE_CLASS.split("\U000110bd")[1] + "]+")
 _ASTRAL_RE = re.compile("[\U00010000-\U0010ffff]")
 _LINE_ENDINGS_RE = re.compile("\r\n?|\u2028|\u2029")
@@ -89,10 +91,16 @@ def strip_invisible(text: str) -> str:
     """
     if not text:
         return ""
+    return _strip_invisible(text, astral=_ASTRAL_RE.search(text) is not None)
+
+
+def _strip_invisible(text: str, *, astral: bool) -> str:
+    """``strip_invisible``; ``astral``: whether ``text`` has a character outside the BMP."""
     if "\r" in text or "\u2028" in text or "\u2029" in text:
         text = _LINE_ENDINGS_RE.sub(_line_ending, text)
-    text = _INVISIBLE_BMP_RE.sub("", text)
-    if _ASTRAL_RE.search(text) is not None:
+    if _INVISIBLE_BMP_SEARCH(text) is not None:
+        text = _INVISIBLE_BMP_RE.sub("", text)
+    if astral:
         text = _INVISIBLE_ASTRAL_RE.sub("", text)
     return text
 
@@ -111,16 +119,63 @@ _HALF_PUNCT_AFTER_HAN_RE = re.compile(f"(?<=[{_HAN}”’」』】》〉）])[,!
 _TO_FULL = str.maketrans(",!?:;", "，！？：；")
 
 
+_unstable_search: Any = None  # see _nfkc_unstable_search
+
+
+def _nfkc_unstable_search() -> Any:
+    """``search`` of a class of the BMP characters that can make text not NFKC: those NFKC
+    changes on their own (except the kept punctuation), combining marks, characters that may
+    compose with the character before them (NFKC_QC=Maybe), and surrogates. Text without any
+    of them (and without astral characters) passes the quick check, so it is NFKC already.
+    Built once, lazily (a C-level bitmap scan afterwards)."""
+    global _unstable_search
+    if _unstable_search is None:
+        maybe = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))  # Hangul V and T jamo
+        for cp in range(0x110000):
+            decomposition = unicodedata.decomposition(chr(cp))
+            if decomposition and not decomposition.startswith("<"):
+                parts = decomposition.split()
+                if len(parts) == 2:
+                    maybe.add(int(parts[1], 16))
+        unstable = []
+        for cp in range(0x10000):
+            ch = chr(cp)
+            changes = ch not in _KEEP_PUNCT and not unicodedata.is_normalized("NFKC", ch)
+            if changes or 0xD800 <= cp <= 0xDFFF or cp in maybe or unicodedata.combining(ch):
+                unstable.append(cp)
+        ranges = []
+        start = prev = unstable[0]
+        for cp in [*unstable[1:], -1]:
+            if cp != prev + 1:
+                ranges.append(f"\\u{start:04x}" if start == prev else f"\\u{start:04x}-\\u{prev:04x}")
+                start = cp
+            prev = cp
+        _unstable_search = re.compile("[" + "".join(ranges) + "]").search
+    return _unstable_search
+
+
 def _fold_width(text: str) -> str:
+    return _fold(text, astral=_ASTRAL_RE.search(text) is not None)[0]
+
+
+def _fold(text: str, *, astral: bool) -> tuple[str, bool]:
+    """Width folding of ``text`` (which has a character outside the BMP if ``astral``), and whether
+    the result has one (NFKC makes a few BMP compatibility ideographs astral)."""
     if text.isascii():
-        return text
+        return text, False
+    # NFKC makes a space of both; so does replacing them first (same NFKD), and most text has no other
+    # character that NFKC changes, which a single scan then shows
+    if "\u3000" in text or "\xa0" in text:
+        text = text.replace("\u3000", " ").replace("\xa0", " ")
+    if not astral and _nfkc_unstable_search()(text) is None:
+        return _chinese_punctuation(text), False
     isnorm = unicodedata.is_normalized
     if not isnorm("NFKC", text):
         pieces = _KEEP_SPLIT_RE.split(text)
         nfkc = unicodedata.normalize
         pieces[::2] = [p if isnorm("NFKC", p) else nfkc("NFKC", p) for p in pieces[::2]]
         text = "".join(pieces)
-    return _chinese_punctuation(text)
+    return _chinese_punctuation(text), _ASTRAL_RE.search(text) is not None
 
 
 def _chinese_punctuation(text: str) -> str:
@@ -135,17 +190,23 @@ def _chinese_punctuation(text: str) -> str:
 # Whitespace except \n (``[^\S\n]``) spelt out: an explicit class is a bitmap, much faster to scan
 # than a negated category (a test checks it against str.isspace).
 _HSPACE_RE = re.compile("[\t\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
-_PARAGRAPH_RE = re.compile(r" ?\n ?(?:\n ?)+")
-_LINE_RE = re.compile(r" ?\n ?")
 # The space first (a literal the regex engine scans for quickly), then the character before it.
 _WIDE_SPACE_RE = re.compile(f" (?<=[{_WIDE}] )(?=[{_WIDE}])")
+_NEWLINES_RE = re.compile("\n\n\n+")
 
 
 def _collapse_whitespace(text: str) -> str:
     text = _HSPACE_RE.sub(" ", text)
-    if "\n" in text and ("\n\n" in text or " \n" in text or "\n " in text):  # else nothing to do
-        text = _PARAGRAPH_RE.sub("\n\n", text)
-        text = _LINE_RE.sub("\n", text)
+    if "\n" in text:
+        # a line break with whitespace around it becomes "\n", two or more "\n\n": spaces come alone
+        # here (runs are collapsed above), so dropping the space on either side of every line break
+        # and then making runs of line breaks one paragraph break does it with literal scans
+        if " \n" in text:
+            text = text.replace(" \n", "\n")
+        if "\n " in text:
+            text = text.replace("\n ", "\n")
+        if "\n\n\n" in text:
+            text = _NEWLINES_RE.sub("\n\n", text)
     if " " in text:
         text = _WIDE_SPACE_RE.sub("", text)
     return text.strip()
@@ -169,6 +230,8 @@ _PINYIN_LETTERS = "a-zA-ZüÜêÊ" + "".join(_TONE_MARKS) + "".join(_TONE_MARKS)
 _BRACKET = rf"[(（] ?[{_PINYIN_LETTERS}:]{{1,7}}[0-5]? ?[)）]"
 _DAMAGE_RE = re.compile(f"(?:{_BRACKET})+")
 _ONE_BRACKET_RE = re.compile(_BRACKET)
+# How every bracket starts: a quick scan that rules most text out (brackets are mostly not pinyin).
+_BRACKET_HINT_RE = re.compile(f"[(（] ?[{_PINYIN_LETTERS}:]")
 _HAN_CHAR_RE = re.compile(_HAN_RE_CLASS)
 
 
@@ -246,6 +309,8 @@ def repair_pinyin(text: str) -> str:
     """Remove ``(pinyin)`` brackets that hold a reading of the Han character before them."""
     if "(" not in text and "（" not in text:
         return text
+    if _BRACKET_HINT_RE.search(text) is None:
+        return text
     return _repair(text)
 
 
@@ -318,11 +383,16 @@ def to_simplified(text: str) -> str:
     ``to_simplified(to_simplified(x)) == to_simplified(x)``. Text whose only traditional
     characters are ones t2s also outputs (``步步高陞``) is left as it is.
     """
+    return _to_simplified(text, astral=True)
+
+
+def _to_simplified(text: str, *, astral: bool) -> str:
+    """``to_simplified``; without ``astral`` the text is known to have no character outside the BMP."""
     if not text or text.isascii():
         return text
     converter, _ = _load_converter()
     if _trigger_search(text) is None and (
-        _ASTRAL_RE.search(text) is None or _astral_triggers.isdisjoint(text)
+        not astral or _ASTRAL_RE.search(text) is None or _astral_triggers.isdisjoint(text)
     ):
         return text
     return converter.convert(text)
@@ -335,8 +405,9 @@ def normalize(text: str) -> str:
     """Normalise ``text`` for analysis (see the module docstring). The original is kept by the caller."""
     if not text:
         return ""
-    text = strip_invisible(text)
-    text = _fold_width(text)
+    astral = _ASTRAL_RE.search(text) is not None  # later steps remove characters; only NFKC adds any
+    text = _strip_invisible(text, astral=astral)
+    text, astral = _fold(text, astral=astral)
     text = _collapse_whitespace(text)
     if not text:
         return ""
@@ -346,4 +417,4 @@ def normalize(text: str) -> str:
             if repaired == text:
                 break
             text = _collapse_whitespace(_chinese_punctuation(repaired))
-    return to_simplified(text)
+    return _to_simplified(text, astral=astral)

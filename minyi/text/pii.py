@@ -117,8 +117,18 @@ _ASTRAL_RE = re.compile("[\U00010000-\U0010ffff]")
 _VISIBLE_RUN_RE = re.compile(f"[^{_INVISIBLE_CLASS}\r\ufe00-\ufe0f]+")
 
 
+# Either of the two (one bitmap scan for the usual text, which has neither).
+_FOLD_OR_INVISIBLE_RE = re.compile(
+    f"[{''.join(re.escape(chr(cp)) for cp in sorted(_FOLD))}"
+    + _INVISIBLE_CLASS.split("\U000110bd")[0]
+    + "\r\ufe00-\ufe0f]"
+)
+
+
 def _view(text: str) -> tuple[str, list[int] | None]:
     """Folded text with invisible characters removed, and the map back to ``text`` offsets."""
+    if _FOLD_OR_INVISIBLE_RE.search(text) is None and _ASTRAL_RE.search(text) is None:
+        return text, None
     if _FOLD_NEEDED_RE.search(text) is not None:
         text = text.translate(_FOLD_TABLE)
     if _INVISIBLE_BMP_RE.search(text) is None and (
@@ -344,6 +354,11 @@ _PLATE_HINT_RE = re.compile(f"[{_PROVINCE_CHARS}][{_PLATE_LETTER}]")
 _NUMBER_UNIT_HINT_RE = re.compile("[0-9一二三四五六七八九十百零〇两][号號单單栋棟幢座楼樓层層室户戶房组組]")
 _DIGIT_DASH_RE = re.compile("[0-9]-[0-9]")
 _ROAD_HINT_RE = re.compile("[路街道巷弄同][0-9]")
+# What every units match holds: the end of a number, a unit, maybe a dash, and a digit or the
+# start of a number (the second number, or the room number of the building form).
+_UNITS_HINT_RE = re.compile(
+    "[0-9一二三四五六七八九十百零〇两](?:号楼|號樓|单元|單元|[栋棟幢座楼樓层層室号號户戶房组組])-?[0-9一二三四五六七八九十百零〇]"
+)
 
 
 def _candidates(view: str, *, numbers_only: bool = False) -> list[tuple[int, int, str]]:
@@ -383,7 +398,7 @@ def _candidates(view: str, *, numbers_only: bool = False) -> list[tuple[int, int
         if number_unit or (has_digit and _DIGIT_DASH_RE.search(view) is not None):
             for m in _ESTATE_NUMBER_RE.finditer(view):
                 add((m.start("estate"), m.end("estate"), ADDRESS))
-        if number_unit:
+        if number_unit and _UNITS_HINT_RE.search(view) is not None:
             for m in _UNITS_RE.finditer(view):
                 add((m.start("units"), m.end("units"), ADDRESS))
     for m in _name_re().finditer(view):

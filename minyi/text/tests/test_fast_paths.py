@@ -11,11 +11,12 @@ from __future__ import annotations
 import importlib
 import random
 import re
+import unicodedata
 
 import numpy as np
 
 from minyi.text.classify import Classifier
-from minyi.text.dedupe import InMemoryStorage
+from minyi.text.dedupe import DuplicateIndex, InMemoryStorage
 
 # the package re-exports the functions under the modules' names
 normalize_module = importlib.import_module("minyi.text.normalize")
@@ -55,7 +56,57 @@ def test_trigger_scan_agrees_with_the_trigger_set() -> None:
     assert {ch for ch in triggers if normalize_module.to_simplified(ch) == ch} == set()
 
 
+def _fold_plainly(text: str) -> str:
+    """Width folding as specified: NFKC of everything between the kept punctuation marks."""
+    pieces = normalize_module._KEEP_SPLIT_RE.split(text)
+    pieces[::2] = [unicodedata.normalize("NFKC", p) for p in pieces[::2]]
+    return normalize_module._chinese_punctuation("".join(pieces))
+
+
+def test_width_folding_fast_path_equals_plain_nfkc() -> None:
+    contexts = ("{}", "中{}，", "a{}", "{}\u0301", "\u3000{}\xa0", "ᄀ{}", "{}…（文）")
+    differ = []
+    for cp in range(0x110000):
+        if 0xD800 <= cp <= 0xDFFF or (cp > 0xFFFF and cp % 5):  # every BMP character, a fifth of the rest
+            continue
+        for context in contexts:
+            text = context.format(chr(cp))
+            if normalize_module._fold_width(text) != _fold_plainly(text):
+                differ.append((hex(cp), context))
+    assert differ == []
+
+
+def _collapse_plainly(text: str) -> str:
+    text = normalize_module._HSPACE_RE.sub(" ", text)
+    text = re.sub(r" ?\n ?(?:\n ?)+", "\n\n", text)
+    text = re.sub(r" ?\n ?", "\n", text)
+    return normalize_module._WIDE_SPACE_RE.sub("", text).strip()
+
+
+def test_line_break_fast_path_equals_the_regex_passes() -> None:
+    rng = random.Random(11)
+    pieces = [" ", "  ", "\t", "\n", "\n\n", "\n \n", "\r", "\u3000", "\xa0", "\u2028", "a", "中", "，"]
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert normalize_module._collapse_whitespace(text) == _collapse_plainly(text), repr(text)
+
+
 # --- find_pii ----------------------------------------------------------------------------------
+
+
+def test_view_fast_path_equals_the_full_view() -> None:
+    differ = []
+    for cp in [*range(0x10000), *range(0x10000, 0x110000, 97), 0xE0041, 0x110BD]:
+        text = f"中{chr(cp)}1３"
+        folded = text.translate(pii_module._FOLD_TABLE)
+        keep = [i for i, ch in enumerate(folded) if pii_module._INVISIBLE_RE.match(ch) is None]
+        expected = "".join(folded[i] for i in keep)
+        view, positions = pii_module._view(text)
+        if view != expected or (positions is not None and positions[:-1] != keep):
+            differ.append(hex(cp))
+        if positions is None and len(keep) != len(text):
+            differ.append(hex(cp))
+    assert differ == []
 
 
 def _candidates_without_hints(view: str) -> list[tuple[int, int, str]]:
@@ -167,3 +218,18 @@ def test_directory_search_equals_binary_search() -> None:
         assert np.array_equal(storage._run_lengths(lo, needles), right - lo)
         storage._merge(rng.integers(0, 2**63 - 1, 500, dtype=np.int64), np.arange(500, dtype=np.int64))
         assert np.array_equal(storage._left(needles), np.searchsorted(storage._keys, needles, side="left"))
+
+
+def test_batched_signatures_equal_one_text_at_a_time() -> None:
+    # shingles come from shifted slices over the whole batch: none may reach into the next text,
+    # and texts shorter than a shingle are padded with zeros as on their own
+    rng = random.Random(12)
+    alphabet = "ab中文字1，\U00020000"
+    index = DuplicateIndex()
+    for _ in range(300):
+        texts = [
+            "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 7))) for _ in range(rng.randint(1, 9))
+        ]
+        batched = index.signatures(texts, normalized=True)
+        alone = np.vstack([index.signatures([t], normalized=True) for t in texts])
+        assert np.array_equal(batched, alone), texts
