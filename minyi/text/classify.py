@@ -56,6 +56,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from minyi.text.atomic import publish
 from minyi.text.dedupe import _letters_and_digits
 
 __all__ = [
@@ -676,7 +677,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
                     coef=self.coef_.astype(np.float32),
                     intercept=self.intercept_.astype(np.float32),
                 )
-            os.replace(tmp, target)
+            publish(tmp, target)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from minyi.text.atomic import publish
 from minyi.text.tabular import Columns, TableError, detect_columns, output_path_kind, read_table, row_text
 
 __all__ = ["classify_main", "evaluate_classifier_main", "train_classifier_main"]
@@ -360,7 +361,7 @@ class _Writer:
             self.workbook.save(self.tmp)
         else:
             self.handle.close()
-        os.replace(self.tmp, self.path)
+        publish(self.tmp, self.path)
 
     def abort(self) -> None:
         if self.kind != "xlsx":

@@ -253,3 +253,23 @@ def test_usage_errors_exit_2(files, tmp_path, capsys):
     )
     expect_error(capsys, code, "absent.csv", "cannot open")
     assert train_classifier_main(["--help"]) == 0
+
+
+def test_outputs_follow_the_umask_not_the_private_temp_file_mode(tmp_path):
+    # given: a finished temporary file, created private as tempfile does
+    import os
+    import stat
+    import tempfile
+
+    from minyi.text.atomic import publish
+
+    fd, tmp = tempfile.mkstemp(dir=tmp_path)
+    os.close(fd)
+    old = os.umask(0o022)
+    try:
+        # when
+        publish(tmp, tmp_path / "model.npz")
+    finally:
+        os.umask(old)
+    # then: readable by others, like any file the user creates
+    assert stat.S_IMODE(os.stat(tmp_path / "model.npz").st_mode) == 0o644
