@@ -56,6 +56,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from minyi.text._hashing import S21, S32, mix
 from minyi.text.atomic import publish
 from minyi.text.dedupe import _letters_and_digits
 
@@ -101,22 +102,9 @@ class Prediction:
 # --- feature hashing ---------------------------------------------------------------
 
 _U = np.uint64
-_M1 = _U(0xBF58476D1CE4E5B9)
-_M2 = _U(0x94D049BB133111EB)
 _SALT_CHAR_IN_WORD = _U(0x9E3779B97F4A7C15)
 _SALT_BIGRAM = _U(0xD1B54A32D192ED03)
 _SALT_NGRAM = tuple(_U(x) for x in (0, 0x8CB92BA72F3D8DD7, 0xABC98388FB8FAC03, 0x7FB5D329728EA185))
-_S27, _S30, _S31, _S21, _S32 = _U(27), _U(30), _U(31), _U(21), _U(32)
-
-
-def _mix(z: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser, element-wise on uint64 (wrapping arithmetic)."""
-    z = z ^ (z >> _S30)
-    z *= _M1
-    z ^= z >> _S27
-    z *= _M2
-    z ^= z >> _S31
-    return z
 
 
 _WORD_CHAR = re.compile(r"[^\W_]").search
@@ -274,7 +262,7 @@ class _Featurizer:
         cols = [(word >> shift).astype(np.int64)]
         if self.word_ngrams >= 2 and len(word) > 1:
             same = token_doc[1:] == token_doc[:-1]
-            bigram = _mix(word[:-1] * _U(0x100000001B3) + word[1:] + _SALT_BIGRAM)
+            bigram = mix(word[:-1] * _U(0x100000001B3) + word[1:] + _SALT_BIGRAM)
             rows.append(token_doc[1:][same])
             cols.append((bigram >> shift).astype(np.int64)[same])
         low, high = self.char_ngrams
@@ -286,10 +274,10 @@ class _Featurizer:
             m = n_chars - n + 1
             key = cp[:m].copy()
             for j in range(1, n):
-                key = (key << _S21) | cp[j : m + j]
+                key = (key << S21) | cp[j : m + j]
             inside = owner[:m] == owner[n - 1 :]
             rows.append(char_doc[:m][inside])
-            cols.append((_mix(key ^ _SALT_NGRAM[n]) >> shift).astype(np.int64)[inside] + offset)
+            cols.append((mix(key ^ _SALT_NGRAM[n]) >> shift).astype(np.int64)[inside] + offset)
         return np.concatenate(rows), np.concatenate(cols), n_kept
 
 
@@ -297,7 +285,7 @@ def _word_hashes_of(cp: np.ndarray, lengths: np.ndarray, starts: np.ndarray) -> 
     """A word's hash: the sum of hashed (code point, position in word) pairs, mixed (non-empty words)."""
     char_token = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     pos = np.arange(len(cp), dtype=np.int64) - starts[char_token]
-    return _mix(np.add.reduceat(_mix((cp << _S32) + pos.astype(np.uint64) + _SALT_CHAR_IN_WORD), starts))
+    return mix(np.add.reduceat(mix((cp << S32) + pos.astype(np.uint64) + _SALT_CHAR_IN_WORD), starts))
 
 
 def _word_hashes(words: Sequence[str]) -> np.ndarray:

@@ -41,6 +41,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from minyi.text._hashing import S21, S32, mix
+
 __all__ = [
     "DuplicateIndex",
     "InMemoryStorage",
@@ -52,9 +54,6 @@ __all__ = [
 Id = Hashable
 
 _U = np.uint64
-_M1 = _U(0xBF58476D1CE4E5B9)
-_M2 = _U(0x94D049BB133111EB)
-_S21, _S27, _S30, _S31, _S32 = _U(21), _U(27), _U(30), _U(31), _U(32)
 _KEY_MASK = _U((1 << 56) - 1)
 _LOW32 = _U(0xFFFFFFFF)
 _EMPTY = _U(1 << 32)  # above every 32-bit value: marks an empty bin
@@ -62,15 +61,6 @@ _N_PROBES = 96
 _DIRECTORY_SHIFT = (
     44  # InMemoryStorage's directory: 8 bits of band and 12 of hash, ~24 keys a cell at 100,000 texts
 )
-
-
-def _mix(z: np.ndarray) -> np.ndarray:
-    z = z ^ (z >> _S30)
-    z *= _M1
-    z ^= z >> _S27
-    z *= _M2
-    z ^= z >> _S31
-    return z
 
 
 _ALNUM_BMP: np.ndarray | None = None
@@ -437,13 +427,13 @@ class DuplicateIndex:
         # than k are redone with zeros after the text's end
         key = cp.copy()
         for j in range(1, k):
-            key = (key << _S21) | cp_pad[j : m + j]
+            key = (key << S21) | cp_pad[j : m + j]
         if short.any():
             at = np.flatnonzero(short)
             fixed = cp_pad[at]
             for j in range(1, k):
                 following = np.where(doc_pad[at + j] == doc_pad[at], cp_pad[at + j], _U(0))
-                fixed = (fixed << _S21) | following
+                fixed = (fixed << S21) | following
             key[at] = fixed
         chosen = full | short
         return self._minhash(key[chosen], char_doc[chosen], n)
@@ -458,8 +448,8 @@ class DuplicateIndex:
         in the number of shingles, instead of shingles x permutations.
         """
         k = self.num_perm
-        h = _mix(key ^ self._salt)
-        bins = ((h >> _S32) * _U(k)) >> _S32  # fast range reduction of the high 32 bits
+        h = mix(key ^ self._salt)
+        bins = ((h >> S32) * _U(k)) >> S32  # fast range reduction of the high 32 bits
         flat = np.full(n * k, _EMPTY, dtype=np.uint64)
         np.minimum.at(flat, doc_of * k + bins.astype(np.int64), h & _LOW32)
         sig = flat.reshape(n, k)
@@ -495,7 +485,7 @@ class DuplicateIndex:
         """Bucket keys, shape (n, bands), int64 in [0, 2**63)."""
         used = sigs[:, : self.bands * self.rows].astype(np.uint64).reshape(len(sigs), self.bands, self.rows)
         h = (used * self._band_mult).sum(axis=2, dtype=np.uint64)
-        h = _mix(h + np.arange(self.bands, dtype=np.uint64)) & _KEY_MASK
+        h = mix(h + np.arange(self.bands, dtype=np.uint64)) & _KEY_MASK
         h |= np.arange(self.bands, dtype=np.uint64) << _U(56)
         return h.astype(np.int64)
 
