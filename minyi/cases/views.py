@@ -6,6 +6,7 @@ A case the user may not see answers 404, as everywhere.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from functools import wraps
@@ -59,6 +60,8 @@ ACTOR_ROLE_LABELS = {
     policies.STAFF: gettext_lazy("工作人员"),
 }
 DECISION_LABELS = {"upheld": gettext_lazy("维持原答复"), "redo": gettext_lazy("重新办理")}
+
+logger = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------------------- shared helpers
@@ -369,8 +372,14 @@ def attachment_download(request: HttpRequest, case_id: int, attachment_id: int) 
     attachment = case.attachments.filter(pk=attachment_id).first()
     if attachment is None:
         raise Http404
+    try:
+        handle = attachment.file.open("rb")
+    except (FileNotFoundError, OSError):
+        # The row outlived its file (a restore without media, a storage outage): say so, do not crash.
+        logger.warning("attachment %s of case %s: stored file missing", attachment.pk, case.pk)
+        raise Http404
     response = FileResponse(
-        attachment.file.open("rb"),
+        handle,
         as_attachment=True,
         filename=attachment.original_name,
         content_type=attachment.content_type,

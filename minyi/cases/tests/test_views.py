@@ -405,6 +405,24 @@ def test_attachments_download_only_for_those_who_see_the_case(org, case_in):
     assert client_for(org.handler_a).get(reverse("cases:attachment", args=[case.pk, 999])).status_code == 404
 
 
+@pytest.mark.django_db
+def test_an_attachment_whose_file_is_gone_answers_404_not_500(org, case_in):
+    # given: a row whose stored file was lost (a restore without media)
+    case = case_in(S.ASSIGNED, department=org.dept_a)
+    attachment = Attachment.objects.create(
+        case=case,
+        original_name="丢失.png",
+        content_type="image/png",
+        extension=".png",
+        size=12,
+        sha256="b" * 64,
+        file="attachments/bb/missing.png",
+    )
+    # when / then
+    url = reverse("cases:attachment", args=[case.pk, attachment.pk])
+    assert client_for(org.handler_a).get(url).status_code == 404
+
+
 # ---------------------------------------------------------------------------------------------- notifications
 
 
