@@ -27,3 +27,13 @@ def shared_seed() -> Path:
     if not SHARED_SEED.exists():
         pytest.skip(f"needs the shared seed folder at {SHARED_SEED} (absent in a plain clone)")
     return SHARED_SEED
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Every test starts with an empty cache: rate-limit counters and cached counts never leak between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

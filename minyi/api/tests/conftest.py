@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from minyi.accounts.models import ApiToken, Department, Role
@@ -23,9 +22,6 @@ S = CaseStatus
 def _no_rate_limits(settings):
     """Most tests send many requests from one address; the rate-limit tests switch it back on."""
     settings.MINYI_RATE_LIMIT_ENABLED = False
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @dataclass

@@ -10,7 +10,6 @@ from datetime import timedelta
 from urllib.parse import quote_from_bytes
 
 import pytest
-from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
@@ -24,13 +23,6 @@ from minyi.core.models import Notification
 
 S = CaseStatus
 WORKBENCH = reverse("cases:workbench")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def client_for(user) -> Client:

@@ -6,7 +6,6 @@ import time
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.test import RequestFactory
 
 from minyi.core.exceptions import RateLimited
@@ -14,11 +13,8 @@ from minyi.core.ratelimit import check_rate, check_request_rate, client_ip, pars
 
 
 @pytest.fixture(autouse=True)
-def _clean_cache(settings):
+def _rate_limits_on(settings):
     settings.MINYI_RATE_LIMIT_ENABLED = True
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.mark.parametrize(

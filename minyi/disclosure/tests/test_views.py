@@ -6,7 +6,6 @@ from datetime import timedelta
 from urllib.parse import quote_from_bytes
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -18,13 +17,6 @@ from minyi.intake.services import submission_ingest
 
 S = CaseStatus
 TRACK = reverse("disclosure:track")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def text_of(response) -> str:

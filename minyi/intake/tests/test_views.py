@@ -5,7 +5,6 @@ from __future__ import annotations
 from urllib.parse import quote_from_bytes
 
 import pytest
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, RequestFactory
 from django.urls import reverse
@@ -26,13 +25,6 @@ VALID = {
     "contact_phone": "13700137000",
     "contact_email": "wangwu@example.cn",
 }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def text_of(response) -> str:
