@@ -79,6 +79,17 @@ def timed(fn: Callable[[], object], *, repeat: int = 3) -> tuple[float, object]:
     return statistics.median(times), result
 
 
+def median_seconds(fn: Callable[[str], object], texts: list[str], runs: int) -> float:
+    """Median wall time of `runs` passes calling `fn` on every text, one at a time."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        for text in texts:
+            fn(text)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:

@@ -20,14 +20,15 @@ import argparse
 import csv
 import random
 import re
-import statistics
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import median_seconds
 from minyi.text.pii import BANK_CARD, ID_CARD, LANDLINE, MOBILE, find_pii, mask_pii
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "appeals_unlabeled.csv"
@@ -164,13 +165,7 @@ def build(rng: random.Random, messages: list[str], count: int) -> list[tuple[str
 
 
 def median_rate(fn: Callable[[str], object], texts: list[str], runs: int) -> tuple[float, float]:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        for text in texts:
-            fn(text)
-        times.append(time.perf_counter() - start)
-    best = statistics.median(times)
+    best = median_seconds(fn, texts, runs)
     return len(texts) / best, sum(map(len, texts)) / best
 
 

@@ -21,8 +21,11 @@ import statistics
 import sys
 import time
 import unicodedata
-from collections.abc import Callable
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import median_seconds
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "appeals_unlabeled.csv"
 
@@ -34,16 +37,6 @@ def load_messages() -> list[str]:
         )
     with DATA.open(encoding="utf-8", newline="") as handle:
         return [row["留言详情"] for row in csv.DictReader(handle)]
-
-
-def median_seconds(fn: Callable[[str], object], texts: list[str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        for text in texts:
-            fn(text)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def report(name: str, seconds: float, texts: list[str], baseline: float | None = None) -> None:

@@ -6,7 +6,7 @@ Nothing outside this module assigns `Case.status` (tests/test_status_guard.py en
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,11 +38,9 @@ class _Change:
     data: dict[str, Any]
     public: bool = True
     event_action: str = ""
-    after_commit: list = None  # type: ignore[assignment]
+    after_commit: list = field(default_factory=list)
 
     def notify(self, fn, **kwargs) -> None:
-        if self.after_commit is None:
-            self.after_commit = []
         self.after_commit.append((fn, kwargs))
 
 
@@ -664,7 +662,7 @@ def case_transition(
         is_public=change.public,
         created_at=now,
     )
-    for fn, kwargs in change.after_commit or ():
+    for fn, kwargs in change.after_commit:
         transaction.on_commit(lambda fn=fn, kwargs=kwargs: fn(**kwargs), robust=True)
     return case
 
