@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -14,6 +14,9 @@ from minyi.cases import policies, workflow
 from minyi.cases.models import Case, CaseEvent, Reply
 from minyi.cases.policies import Actor
 from minyi.core.exceptions import NotFound
+
+#: How close a deadline must be for a case to count as "due soon" (the workbench queue and badge).
+DUE_SOON = timedelta(days=1)
 
 
 @dataclass
@@ -123,6 +126,12 @@ def case_replies(*, case: Case, public: bool) -> list[Reply]:
     if public:
         qs = qs.filter(state=Reply.State.SENT)
     return list(qs.order_by("created_at", "id"))
+
+
+def is_due_soon(case: Case, now: datetime | None = None) -> bool:
+    """The deadline falls within DUE_SOON from now (and has not passed)."""
+    now = now or timezone.now()
+    return bool(case.due_at and case.status in workflow.CLOCK_RUNNING and now <= case.due_at < now + DUE_SOON)
 
 
 def is_overdue(case: Case, now: datetime | None = None) -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import timedelta
 from functools import wraps
 from typing import Any
 
@@ -208,15 +207,12 @@ def workbench(request: HttpRequest) -> HttpResponse:
     filters = form.to_filters()
     cases = selectors.case_list_for_user(user=request.user, filters=filters, now=now)
     page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
-    soon = now + timedelta(days=1)
     rows = [
         {
             "case": case,
             "status_label": status_label(case.status),
             "overdue": selectors.is_overdue(case, now),
-            "due_soon": bool(
-                case.due_at and case.status in workflow.CLOCK_RUNNING and now <= case.due_at < soon
-            ),
+            "due_soon": selectors.is_due_soon(case, now),
         }
         for case in page.object_list
     ]
