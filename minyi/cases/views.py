@@ -30,9 +30,9 @@ from minyi.cases import forms as case_forms
 from minyi.cases import policies, selectors, services, workflow
 from minyi.cases.models import Case, CaseContact, CaseEvent, Evaluation, Reply
 from minyi.cases.workflow import ACTION_LABELS, CITIZEN_VISIBLE_NOTES, CaseAction, CaseStatus
+from minyi.core import notify
 from minyi.core.choices import Channel
 from minyi.core.exceptions import DomainError, NotFound
-from minyi.core.models import Notification
 from minyi.core.ratelimit import parse_rate
 
 PAGE_SIZE = 50
@@ -89,9 +89,7 @@ def get_case_or_404(request: HttpRequest, case_id: int) -> Case:
 def staff_nav(request: HttpRequest) -> dict[str, Any]:
     """What the staff navigation shows: unread notifications, the log link, the user's roles."""
     actor = policies.actor_for_user(request.user)
-    unread = Notification.objects.filter(
-        recipient=request.user, channel=Notification.Channel.INAPP, read_at__isnull=True
-    ).count()
+    unread = notify.unread_count(user=request.user)
     roles = [Role(r).label for r in Role.values if r in actor.roles]
     return {"unread": unread, "can_log": policies.can_log_appeal(actor), "role_labels": roles}
 
@@ -390,23 +388,17 @@ def attachment_download(request: HttpRequest, case_id: int, attachment_id: int) 
 @require_GET
 @staff_required
 def notifications(request: HttpRequest) -> HttpResponse:
-    items = Notification.objects.filter(recipient=request.user, channel=Notification.Channel.INAPP).order_by(
-        "-created_at", "-id"
-    )
-    page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(notify.inbox(user=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     return render_staff(request, "cases/notifications.html", {"page": page})
 
 
 @require_POST
 @staff_required
 def notifications_read(request: HttpRequest) -> HttpResponse:
-    unread = Notification.objects.filter(recipient=request.user, read_at__isnull=True)
     raw = request.POST.get("id", "")
-    if raw:
-        if not raw.isdigit():
-            raise Http404
-        unread = unread.filter(pk=int(raw))
-    count = unread.update(read_at=timezone.now())
+    if raw and not raw.isdigit():
+        raise Http404
+    count = notify.mark_read(user=request.user, notification_id=int(raw) if raw else None)
     if not raw:
         messages.success(request, _("已将 %(n)s 条通知标为已读。") % {"n": count})
     return redirect(

@@ -63,3 +63,22 @@ def deliver(*, notification_id: int) -> None:
         logger.warning("notification %s not delivered: %s", note.pk, type(exc).__name__)
         return
     Notification.objects.filter(pk=note.pk).update(sent_at=timezone.now())
+
+
+def inbox(*, user):
+    """The user's in-app notifications, newest first."""
+    return Notification.objects.filter(recipient=user, channel=Notification.Channel.INAPP).order_by(
+        "-created_at", "-id"
+    )
+
+
+def unread_count(*, user) -> int:
+    return inbox(user=user).filter(read_at__isnull=True).count()
+
+
+def mark_read(*, user, notification_id: int | None = None) -> int:
+    """Mark one (or, without an id, every) unread notification of `user` as read. Returns how many."""
+    unread = inbox(user=user).filter(read_at__isnull=True)
+    if notification_id is not None:
+        unread = unread.filter(pk=notification_id)
+    return unread.update(read_at=timezone.now())
