@@ -48,11 +48,6 @@ ROLE_QUEUES = {
 }
 QUEUE_ORDER = ("to_accept", "to_dispatch", "mine", "supervision", "due_soon", "overdue")
 
-EVENT_LABELS = {
-    "submit": gettext_lazy("提交诉求"),
-    "reply_submitted": gettext_lazy("提交答复，待负责人审核"),
-    "merged_in": gettext_lazy("有诉求并入本件"),
-}
 ACTOR_ROLE_LABELS = {
     policies.CITIZEN: gettext_lazy("群众"),
     policies.SYSTEM: gettext_lazy("系统"),
@@ -117,7 +112,7 @@ def status_label(value: str) -> str:
 
 
 def action_label(value: str) -> str:
-    return str(EVENT_LABELS.get(value) or ACTION_LABELS.get(value) or value)
+    return workflow.event_label(value)
 
 
 def role_label(value: str) -> str:

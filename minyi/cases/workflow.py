@@ -76,6 +76,20 @@ ACTION_LABELS = {
     CaseAction.ADD_INFO: _("补充材料"),
 }
 
+#: Events that are not actions of the table but appear in a timeline.
+EVENT_LABELS = {
+    "submit": _("提交诉求"),
+    "reply_submitted": _("提交答复，待负责人审核"),
+    "merged_in": _("有诉求并入本件"),
+}
+
+
+def event_label(action: str) -> str:
+    """The label of a timeline event: an action of the table, or one of EVENT_LABELS."""
+    label = ACTION_LABELS.get(action) if action in CaseAction._value2member_map_ else EVENT_LABELS.get(action)
+    return str(label) if label is not None else action
+
+
 # Who may act. Staff roles are accounts.Role values; "citizen" is the person behind the case
 # (proved by the query code, or by owning account); "system" is a scheduled job.
 INTAKE, DISPATCHER, HANDLER, HEAD, SUPERVISOR = "intake", "dispatcher", "handler", "head", "supervisor"

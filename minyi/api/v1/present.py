@@ -9,20 +9,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.utils.translation import gettext as _
-
 from minyi.accounts.models import User
 from minyi.cases import policies, selectors
 from minyi.cases.models import Case, CaseContact, CaseEvent, Evaluation, Reply
-from minyi.cases.workflow import ACTION_LABELS, CITIZEN_VISIBLE_NOTES, CaseAction, CaseStatus
+from minyi.cases.workflow import CITIZEN_VISIBLE_NOTES, CaseAction, CaseStatus, event_label
 from minyi.routing.services import sla_for
-
-#: Event actions that are not actions of the table but appear in a timeline.
-_EXTRA_LABELS = {
-    "submit": lambda: _("提交"),
-    "reply_submitted": lambda: _("答复待审核"),
-    "merged_in": lambda: _("有诉求并入"),
-}
 
 #: Public details per action: event data key -> key shown to the citizen.
 _PUBLIC_DETAILS = {
@@ -37,10 +28,7 @@ _PUBLIC_DETAILS = {
 
 
 def action_label(action: str) -> str:
-    if action in CaseAction._value2member_map_:
-        return str(ACTION_LABELS[CaseAction(action)])
-    extra = _EXTRA_LABELS.get(action)
-    return str(extra()) if extra else action
+    return event_label(action)
 
 
 def status_choice(value: str) -> dict[str, str]:
