@@ -68,6 +68,9 @@ class Region(TreeNode):
     name = models.CharField(_("名称"), max_length=100)
     code = models.SlugField(_("编码"), max_length=40, unique=True)
     level = models.CharField(_("级别"), max_length=12, choices=Level.choices, default=Level.DISTRICT)
+    aliases = models.CharField(
+        _("别名"), max_length=500, blank=True, help_text=_("地名识别用的其他叫法，以空格或顿号分隔")
+    )
 
     class Meta:
         ordering = ["path"]

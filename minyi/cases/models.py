@@ -12,6 +12,9 @@ class Case(models.Model):
     """One appeal and its life. `status` is assigned only by minyi.cases.services (a test enforces it)."""
 
     tracking_number = models.CharField(_("受理编号"), max_length=24, unique=True)
+    external_number = models.CharField(
+        _("原编号"), max_length=64, blank=True, db_index=True, help_text=_("导入的历史件在原系统中的编号")
+    )
     query_code_hash = models.CharField(max_length=100, editable=False)
     kind = models.CharField(_("诉求类型"), max_length=16, choices=Kind.choices, default=Kind.COMPLAINT)
     channel = models.CharField(_("渠道"), max_length=10, choices=Channel.choices, default=Channel.WEB)
@@ -75,6 +78,9 @@ class Case(models.Model):
         related_name="duplicates",
         verbose_name=_("重复于"),
     )
+    is_repeat = models.BooleanField(
+        _("重复件"), default=False, help_text=_("同一联系人就同一事项再次反映；计入重复诉求统计")
+    )
     merged_into = models.ForeignKey(
         "self",
         null=True,
@@ -136,6 +142,9 @@ class CaseContact(models.Model):
     email = models.EmailField(_("电子邮件"), blank=True)
     id_number = models.CharField(_("证件号码"), max_length=32, blank=True)
     address = models.CharField(_("联系地址"), max_length=255, blank=True)
+    external_user = models.CharField(
+        _("原系统用户"), max_length=64, blank=True, help_text=_("导入的历史件在原系统中的留言用户标识")
+    )
 
     class Meta:
         verbose_name = _("联系方式")
