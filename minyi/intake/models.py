@@ -209,6 +209,7 @@ class DuplicateSignature(models.Model):
 
     case_id = models.BigIntegerField(primary_key=True)
     signature = models.BinaryField()
+    keys = models.BinaryField(help_text="the case's bucket keys (little-endian int64), to remove it again")
 
     class Meta:
         verbose_name = _("重复索引签名")
