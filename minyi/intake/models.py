@@ -367,6 +367,7 @@ class ImportRow(models.Model):
 
     source = models.CharField(max_length=80)
     row_key = models.CharField(max_length=100)
+    row_hash = models.CharField(max_length=40, blank=True, help_text="a hash of the row's cells")
     case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+")
     job = models.ForeignKey(ImportJob, null=True, on_delete=models.SET_NULL, related_name="+")
     row_number = models.PositiveIntegerField()
