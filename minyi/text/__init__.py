@@ -24,6 +24,8 @@ _EXPORTS = {
     "Span": "minyi.text.pii",
     "Classifier": "minyi.text.classify",
     "DuplicateIndex": "minyi.text.dedupe",
+    "Gazetteer": "minyi.text.locate",
+    "assess_risk": "minyi.text.risk",
 }
 
 __all__ = sorted([*_EXPORTS, "normalize", "strip_invisible", "segment", "Segmenter"])
