@@ -11,9 +11,10 @@ from minyi.core.choices import Channel, Kind, Priority
 class Case(models.Model):
     """One appeal and its life. `status` is assigned only by minyi.cases.services (a test enforces it)."""
 
-    tracking_number = models.CharField(_("受理编号"), max_length=24, unique=True)
+    # unique by a constraint (Meta), not unique=True: PostgreSQL then needs no second, LIKE-pattern index
+    tracking_number = models.CharField(_("受理编号"), max_length=24)
     external_number = models.CharField(
-        _("原编号"), max_length=64, blank=True, db_index=True, help_text=_("导入的历史件在原系统中的编号")
+        _("原编号"), max_length=64, blank=True, help_text=_("导入的历史件在原系统中的编号")
     )
     query_code_hash = models.CharField(max_length=100, editable=False)
     kind = models.CharField(_("诉求类型"), max_length=16, choices=Kind.choices, default=Kind.COMPLAINT)
@@ -44,8 +45,8 @@ class Case(models.Model):
     latitude = models.DecimalField(_("纬度"), max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(_("经度"), max_digits=9, decimal_places=6, null=True, blank=True)
     status = models.CharField(
-        _("状态"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.SUBMITTED, db_index=True
-    )
+        _("状态"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.SUBMITTED
+    )  # indexed by case_status_due (status first)
     department = models.ForeignKey(
         "accounts.Department",
         null=True,
@@ -94,7 +95,7 @@ class Case(models.Model):
     handle_due_at = models.DateTimeField(_("办理时限"), null=True, blank=True)
     review_due_at = models.DateTimeField(_("复查时限"), null=True, blank=True)
     evaluation_due_at = models.DateTimeField(_("评价截止"), null=True, blank=True)
-    due_at = models.DateTimeField(_("当前时限"), null=True, blank=True, db_index=True)
+    due_at = models.DateTimeField(_("当前时限"), null=True, blank=True)  # indexed by case_status_due
     accepted_at = models.DateTimeField(_("受理时间"), null=True, blank=True)
     assigned_at = models.DateTimeField(_("交办时间"), null=True, blank=True)
     replied_at = models.DateTimeField(_("答复时间"), null=True, blank=True)
@@ -117,6 +118,7 @@ class Case(models.Model):
         verbose_name = _("诉求")
         verbose_name_plural = _("诉求")
         constraints = [
+            models.UniqueConstraint(fields=["tracking_number"], name="case_tracking_number_unique"),
             models.CheckConstraint(
                 condition=models.Q(status__in=CaseStatus.values), name="case_status_valid"
             ),
@@ -127,6 +129,7 @@ class Case(models.Model):
             models.Index(fields=["status", "due_at"], name="case_status_due"),
             models.Index(fields=["department", "status"], name="case_dept_status"),
             models.Index(fields=["category", "created_at"], name="case_category_created"),
+            models.Index(fields=["external_number"], name="case_external_number"),
         ]
 
     def __str__(self) -> str:
@@ -166,7 +169,7 @@ class CaseEvent(models.Model):
     """An append-only record of one change to a case: who, what, from which status to which, and why."""
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
-    action = models.CharField(_("动作"), max_length=32, db_index=True)
+    action = models.CharField(_("动作"), max_length=32)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="case_events"
     )
@@ -184,6 +187,7 @@ class CaseEvent(models.Model):
         ordering = ["created_at", "id"]
         verbose_name = _("办理记录")
         verbose_name_plural = _("办理记录")
+        indexes = [models.Index(fields=["action"], name="case_event_action")]
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.action}"

@@ -92,6 +92,7 @@ class Triage(models.Model):
     category = models.ForeignKey(
         "routing.Category", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         verbose_name=_("建议分类"),
+        db_index=False,
     )  # fmt: skip
     category_confidence = models.FloatField(_("置信度"), null=True, blank=True)
     category_top = models.JSONField(_("候选分类"), default=list, blank=True)
@@ -101,15 +102,18 @@ class Triage(models.Model):
     classifier = models.ForeignKey(
         "intake.ClassifierVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         verbose_name=_("模型版本"),
+        db_index=False,
     )  # fmt: skip
 
     region = models.ForeignKey(
         "accounts.Region", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         verbose_name=_("识别区域"),
+        db_index=False,
     )  # fmt: skip
     place = models.ForeignKey(
         "routing.Place", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         verbose_name=_("识别地点"),
+        db_index=False,
     )  # fmt: skip
     place_matches = models.JSONField(_("地名匹配"), default=list, blank=True)
     region_state = models.CharField(
@@ -119,6 +123,7 @@ class Triage(models.Model):
     department = models.ForeignKey(
         "accounts.Department", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         verbose_name=_("建议部门"),
+        db_index=False,
     )  # fmt: skip
     department_source = models.CharField(
         _("建议依据"), max_length=10, choices=DepartmentSource.choices, default=DepartmentSource.NONE
@@ -172,8 +177,11 @@ class DuplicateCandidate(models.Model):
         MERGED = "merged", _("已并案")
         DISMISSED = "dismissed", _("非重复")
 
-    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="duplicate_candidates")
-    candidate = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+")
+    # indexed by duplicate_candidate_unique (case first); nothing looks candidates up by the earlier case
+    case = models.ForeignKey(
+        "cases.Case", on_delete=models.CASCADE, related_name="duplicate_candidates", db_index=False
+    )
+    candidate = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+", db_index=False)
     similarity = models.FloatField(_("相似度"))
     same_contact = models.BooleanField(_("同一联系人"), default=False)
     state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.OPEN)
@@ -368,8 +376,9 @@ class ImportRow(models.Model):
     source = models.CharField(max_length=80)
     row_key = models.CharField(max_length=100)
     row_hash = models.CharField(max_length=40, blank=True, help_text="a hash of the row's cells")
-    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+")
-    job = models.ForeignKey(ImportJob, null=True, on_delete=models.SET_NULL, related_name="+")
+    # no indexes but the identity: rows are looked up by (source, row_key) only
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+", db_index=False)
+    job = models.ForeignKey(ImportJob, null=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
     row_number = models.PositiveIntegerField()
 
     class Meta:
