@@ -63,9 +63,10 @@ class DepartmentAdmin(admin.ModelAdmin):
 
 @admin.register(Region)
 class RegionAdmin(admin.ModelAdmin):
-    list_display = ("tree_name", "code", "level")
+    list_display = ("tree_name", "code", "level", "aliases")
     list_filter = ("level",)
-    search_fields = ("name", "code")
+    search_fields = ("name", "code", "aliases")
+    fields = ("name", "code", "level", "parent", "aliases")
     autocomplete_fields = ("parent",)
     ordering = ("path",)
 
