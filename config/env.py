@@ -37,6 +37,9 @@ env = environ.Env(
     MINYI_LOGIN_COOLOFF_MINUTES=(int, 30),
     MINYI_DEMO_PASSWORD=(str, ""),
     MINYI_LOG_LEVEL=(str, "INFO"),
+    MINYI_DUPLICATE_THRESHOLD=(float, 0.3),
+    MINYI_IMPORT_UPLOAD_MAX_MB=(int, 200),
+    MINYI_BACKGROUND_THREADS=(bool, True),
 )
 
 if (BASE_DIR / ".env").exists():

@@ -18,6 +18,10 @@ OFFLINE_COMMANDS: dict[str, str] = {
 }
 
 
+#: `minyi <alias>` runs the management command named here (names that Python or Django would not take as module names).
+DJANGO_ALIASES: dict[str, str] = {"import": "intake_import"}
+
+
 def _resolve(target: str) -> Callable[[list[str]], int]:
     import importlib
 
@@ -52,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     argv[0] = "minyi"
-    if command in OFFLINE_COMMANDS:  # the database-backed variant is a management command with underscores
+    if command in DJANGO_ALIASES:
+        argv[1] = DJANGO_ALIASES[command]
+    elif command in OFFLINE_COMMANDS:  # the database-backed variant is a management command with underscores
         argv[1] = command.replace("-", "_")
     execute_from_command_line(argv)
     return 0

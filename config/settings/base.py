@@ -198,6 +198,12 @@ MINYI_API_TOKEN_LIFETIME = timedelta(hours=env("MINYI_API_TOKEN_HOURS"))
 MINYI_IDEMPOTENCY_TTL = timedelta(hours=24)
 MINYI_EVALUATION_WINDOW = timedelta(days=env("MINYI_EVALUATION_WINDOW_DAYS"))
 MINYI_DEMO_PASSWORD = env("MINYI_DEMO_PASSWORD")
+# Triage: the similarity from which an earlier case counts as a possible duplicate (MinHash estimate, 0..1).
+MINYI_DUPLICATE_THRESHOLD = env("MINYI_DUPLICATE_THRESHOLD")
+# The staff import page: the largest file it takes.
+MINYI_IMPORT_UPLOAD_MAX_BYTES = env("MINYI_IMPORT_UPLOAD_MAX_MB") * 1024 * 1024
+# Without a broker, long jobs (an import started from the staff page) run in a thread of the web process.
+MINYI_BACKGROUND_THREADS = env("MINYI_BACKGROUND_THREADS")
 
 LOGGING = {
     "version": 1,

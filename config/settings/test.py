@@ -18,5 +18,6 @@ STORAGES = {
 }
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_BROKER_URL = ""
+MINYI_BACKGROUND_THREADS = False  # background jobs run inline in tests, like every task
 AXES_ENABLED = True
 LOGGING["root"]["level"] = "WARNING"

@@ -253,3 +253,75 @@ def can_log_appeal(who: User | Actor | None) -> bool:
     """May `who` register an appeal received by phone, letter or visit (staff log, minyi.intake)?"""
     actor = _as_actor(who)
     return actor.kind == STAFF and bool(actor.roles & LOG_APPEAL_ROLES)
+
+
+# ---------------------------------------------------------------------------------------------- triage review
+
+#: The parts of a triage that staff accept or correct (minyi.intake.triage), and which roles may, per part.
+TRIAGE_PARTS = ("category", "region", "department", "pii", "duplicates", "risk")
+_CLASSIFY_ROLES = frozenset({Role.INTAKE, Role.DISPATCHER, Role.HANDLER, Role.HEAD, Role.SUPERVISOR})
+TRIAGE_ROLES: dict[str, frozenset[str]] = {
+    "category": _CLASSIFY_ROLES,
+    "region": _CLASSIFY_ROLES,
+    "pii": _CLASSIFY_ROLES,
+    "department": frozenset({Role.DISPATCHER, Role.SUPERVISOR}),
+    "duplicates": frozenset({Role.DISPATCHER, Role.SUPERVISOR}),
+    "risk": frozenset({Role.INTAKE, Role.DISPATCHER, Role.SUPERVISOR}),
+}
+#: After these states only a supervisor corrects a triage (a closed case's category still teaches the model).
+_SETTLED = workflow.FINAL_STATES
+
+
+def _triage_role_applies(actor: Actor, part: str, case: Case) -> bool:
+    roles = TRIAGE_ROLES.get(part, frozenset()) & actor.roles
+    if Role.SUPERVISOR in roles:
+        return True
+    if case.status in _SETTLED:
+        return False
+    for role in roles:
+        if role in (Role.HANDLER, Role.HEAD):
+            if case.department_id in actor.department_ids:
+                return True
+        else:
+            return True
+    return False
+
+
+def can_review_triage(who: User | Actor | None, case: Case, part: str) -> bool:
+    """May `who` accept or correct `part` of the case's triage now?"""
+    actor = _as_actor(who)
+    return actor.kind == STAFF and _triage_role_applies(actor, part, case) and can_view(actor, case)
+
+
+def require_triage_review(who: User | Actor | None, case: Case, part: str) -> Actor:
+    """Raise unless `who` may review `part` of the case's triage: NotFound (404) if the case is not visible,
+    Forbidden (403) if the role does not allow it. Returns the actor."""
+    actor = _as_actor(who)
+    if not can_view(actor, case):
+        raise NotFound(_("未找到该诉求。"))
+    if part not in TRIAGE_PARTS:
+        raise NotFound(_("未找到该研判项。"))
+    if actor.kind != STAFF or not _triage_role_applies(actor, part, case):
+        raise Forbidden(_("您无权核定该研判结果。"))
+    return actor
+
+
+# ---------------------------------------------------------------------------------------------- bulk import
+
+#: Roles that may import history from spreadsheets (the staff import page; the CLI is for the server's operators).
+IMPORT_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR})
+
+
+def can_import(who: User | Actor | None) -> bool:
+    actor = _as_actor(who)
+    return actor.kind == STAFF and bool(actor.roles & IMPORT_ROLES)
+
+
+def can_export(who: User | Actor | None) -> bool:
+    """May `who` download the case list (only the cases they may see, as on the workbench)?
+
+    Every staff role may, leaders too (they read everything); an administrator only when they also hold a
+    staff role, since configuring the system is no reason to carry its cases away.
+    """
+    actor = _as_actor(who)
+    return actor.kind == STAFF and bool(actor.roles - {Role.ADMIN})

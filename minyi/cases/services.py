@@ -152,13 +152,20 @@ def _supervisors():
     return User.objects.filter(is_active=True, memberships__role=Role.SUPERVISOR).distinct()
 
 
-def _citizen_email(case: Case) -> str:
-    contact = CaseContact.objects.filter(case=case).only("email").first()
-    return contact.email if contact else ""
+def _citizen_emails(case: Case) -> list[tuple[int, str]]:
+    """(case id, e-mail) of the person behind `case`, and of everyone whose case was merged into it: they follow
+    the main case (并案), so they hear what happens to it."""
+    rows = (
+        CaseContact.objects.filter(Q(case=case) | Q(case__merged_into=case))
+        .exclude(email="")
+        .values_list("case_id", "email")
+    )
+    return sorted(rows)
 
 
 def _tell_citizen(case: Case, subject: str, body: str) -> None:
-    notify_address(address=_citizen_email(case), subject=subject, body=body, case_id=case.pk, topic="citizen")
+    for case_id, address in _citizen_emails(case):
+        notify_address(address=address, subject=subject, body=body, case_id=case_id, topic="citizen")
 
 
 def _latest_sent_reply(case: Case) -> Reply | None:
@@ -707,3 +714,215 @@ def cases_close_unrated(*, now: datetime | None = None) -> int:
             continue
         count += 1
     return count
+
+
+# ---------------------------------------------------------------------------------------------- triage
+
+#: Fields of a case that triage and its review may set, besides the workflow (never the status).
+ANNOTATABLE_FIELDS = frozenset({"category_id", "region_id", "is_repeat", "duplicate_of_id"})
+#: Events written by case_annotate, with the triage part each concerns (for the policy).
+ANNOTATION_ACTIONS = frozenset({"triage", "triage_review"})
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+@transaction.atomic
+def case_annotate(
+    *,
+    case_id: int,
+    actor: Actor,
+    action: str,
+    part: str | None = None,
+    changes: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+    note: str = "",
+    now: datetime | None = None,
+) -> Case:
+    """Record what triage found, or a person's review of it, on the case: set the allowed fields in `changes`
+    (ANNOTATABLE_FIELDS) and append a non-public CaseEvent `action` whose data holds `data` and every field's
+    old and new value. The system may annotate any case; staff need policies.require_triage_review for `part`.
+    """
+    if action not in ANNOTATION_ACTIONS:
+        raise ValueError(f"unknown annotation {action!r}")
+    changes = dict(changes or {})
+    unknown = set(changes) - ANNOTATABLE_FIELDS
+    if unknown:
+        raise ValueError(f"case_annotate cannot set {sorted(unknown)}")
+    now = now or timezone.now()
+    case = Case.objects.select_for_update().filter(pk=case_id).first()
+    if case is None:
+        raise NotFound(_("未找到该诉求。"))
+    if actor.kind != policies.SYSTEM:
+        actor = policies.require_triage_review(actor, case, part or "")
+    note = _text({"note": note}, "note", required=False, max_chars=MAX_NOTE_CHARS)
+    changed: dict[str, list[Any]] = {}
+    for name, value in changes.items():
+        old = getattr(case, name)
+        if old != value:
+            setattr(case, name, value)
+            changed[name.removesuffix("_id")] = [_json_value(old), _json_value(value)]
+    if changed:
+        case.save(
+            update_fields=[
+                *sorted(k.removesuffix("_id") for k in changes if k.removesuffix("_id") in changed),
+                "updated_at",
+            ]
+        )
+    CaseEvent.objects.create(
+        case=case,
+        action=action,
+        actor=actor.user,
+        actor_role=actor.kind
+        if actor.kind != policies.STAFF
+        else (sorted(actor.roles)[0] if actor.roles else ""),
+        from_status=case.status,
+        to_status=case.status,
+        note=note,
+        data={**(data or {}), **({"part": part} if part else {}), "changes": changed},
+        is_public=False,
+        created_at=now,
+    )
+    return case
+
+
+# ---------------------------------------------------------------------------------------------- history import
+
+#: The states an imported case may end in: history is finished work (or waiting only for the person's rating).
+HISTORY_STATES = frozenset({S.CLOSED, S.DECLINED, S.REFERRED, S.REPLIED})
+#: Stored as the query code of imported cases: no code ever matches it (the people behind history hold none).
+NO_QUERY_CODE = "!"
+
+
+@dataclass
+class HistoryCase:
+    """One finished case from another system's records, as minyi.intake.importer hands it over."""
+
+    tracking_number: str
+    external_number: str
+    created_at: datetime
+    title: str
+    content: str
+    status: str = S.CLOSED
+    kind: str = "complaint"
+    priority: str = "ordinary"
+    category_id: int | None = None
+    region_id: int | None = None
+    department_id: int | None = None
+    address: str = ""
+    contact: dict[str, str] = field(default_factory=dict)
+    reply: str = ""
+    replied_at: datetime | None = None
+    closed_at: datetime | None = None
+    rating: str = ""
+    resolved: bool | None = None
+    event_data: dict[str, Any] = field(default_factory=dict)
+
+
+def cases_import_history(*, items: list[HistoryCase], actor=None, now: datetime | None = None) -> list[Case]:
+    """Store finished cases of another system in bulk, in their final state, with their replies and ratings,
+    and an `import` event each (the case's one event: what happened before minyi is in its data).
+
+    Called by minyi.intake.importer inside the transaction of one batch, with validated items. Bulk inserts:
+    a constant number of queries per call, whatever its size.
+    """
+    if not items:
+        return []
+    now = now or timezone.now()
+    for item in items:
+        if item.status not in HISTORY_STATES:
+            raise ValueError(f"history cannot be imported in status {item.status!r}")
+    cases = []
+    for item in items:
+        replied_at = item.replied_at if item.reply else None
+        closed_at = item.closed_at or (replied_at if item.status == S.CLOSED else None)
+        if item.status in (S.CLOSED, S.DECLINED, S.REFERRED) and closed_at is None:
+            closed_at = replied_at or item.created_at
+        cases.append(
+            Case(
+                tracking_number=item.tracking_number,
+                query_code_hash=NO_QUERY_CODE,
+                external_number=item.external_number[:64],
+                kind=item.kind,
+                channel="import",
+                priority=item.priority,
+                title=item.title[:200],
+                content=item.content,
+                category_id=item.category_id,
+                region_id=item.region_id,
+                department_id=item.department_id,
+                address=item.address[:255],
+                status=item.status,
+                is_anonymous=not any(item.contact.values()),
+                accepted_at=item.created_at if item.status != S.DECLINED else None,
+                assigned_at=item.created_at if item.department_id else None,
+                replied_at=replied_at,
+                closed_at=closed_at if item.status != S.REPLIED else None,
+                evaluation_due_at=(replied_at + settings.MINYI_EVALUATION_WINDOW)
+                if item.status == S.REPLIED and replied_at
+                else None,
+                status_changed_at=closed_at or replied_at or item.created_at,
+                created_at=item.created_at,
+            )
+        )
+    Case.objects.bulk_create(cases, batch_size=500)
+    contacts = [
+        CaseContact(case=case, **{k: v for k, v in item.contact.items() if v})
+        for case, item in zip(cases, items, strict=True)
+        if any(item.contact.values())
+    ]
+    CaseContact.objects.bulk_create(contacts, batch_size=1000)
+    replies = []
+    rated = []
+    for case, item in zip(cases, items, strict=True):
+        if case.replied_at is not None:
+            reply = Reply(
+                case=case,
+                text=item.reply,
+                department_id=item.department_id,
+                state=Reply.State.SENT,
+                created_at=case.replied_at,
+                sent_at=case.replied_at,
+            )
+            replies.append(reply)
+            if item.rating in Evaluation.Rating.values:
+                rated.append((case, item, reply))
+    Reply.objects.bulk_create(replies, batch_size=500)
+    Evaluation.objects.bulk_create(
+        [
+            Evaluation(
+                case=case,
+                reply=reply,
+                rating=item.rating,
+                resolved=item.resolved,
+                created_at=case.closed_at or case.replied_at,
+            )
+            for case, item, reply in rated
+        ],
+        batch_size=1000,
+    )
+    user = getattr(actor, "user", actor)
+    CaseEvent.objects.bulk_create(
+        [
+            CaseEvent(
+                case=case,
+                action="import",
+                actor=user if getattr(user, "pk", None) else None,
+                actor_role=policies.SYSTEM if user is None else policies.STAFF,
+                from_status="",
+                to_status=case.status,
+                data={
+                    **item.event_data,
+                    "submitted_at": case.created_at.isoformat(),
+                    "replied_at": _json_value(case.replied_at),
+                    "closed_at": _json_value(case.closed_at),
+                },
+                is_public=True,
+                created_at=now,
+            )
+            for case, item in zip(cases, items, strict=True)
+        ],
+        batch_size=1000,
+    )
+    return cases

@@ -81,6 +81,9 @@ EVENT_LABELS = {
     "submit": _("提交诉求"),
     "reply_submitted": _("提交答复，待负责人审核"),
     "merged_in": _("有诉求并入本件"),
+    "triage": _("智能研判"),
+    "triage_review": _("核定研判结果"),
+    "import": _("导入历史件"),
 }
 
 

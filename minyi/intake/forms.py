@@ -9,7 +9,8 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from minyi.cases.forms import category_choices, region_choices
+from minyi.cases.forms import DecodedTextForm, category_choices, region_choices
+from minyi.cases.services import MAX_NOTE_CHARS
 from minyi.core.choices import Channel, Kind, Priority
 
 
@@ -116,3 +117,102 @@ class StaffLogForm(SubmissionForm):
 
     def main_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in ("channel", "priority", "kind", "title", "content")]
+
+
+# ---------------------------------------------------------------------------------------------- triage review
+
+
+class TriageReviewForm(DecodedTextForm):
+    """Accept or correct one part of a triage. Which fields matter depends on the part (minyi.intake.review)."""
+
+    decision = forms.ChoiceField(choices=[("accept", _("确认")), ("correct", _("更正"))])
+    category = forms.TypedChoiceField(label=_("正确的分类"), required=False, coerce=int, empty_value=None)
+    region = forms.TypedChoiceField(label=_("正确的区域"), required=False, coerce=int, empty_value=None)
+    department = forms.TypedChoiceField(label=_("建议承办部门"), required=False, coerce=int, empty_value=None)
+    risk_level = forms.ChoiceField(label=_("风险等级"), required=False)
+    drop = forms.MultipleChoiceField(label=_("误识别，不需遮盖"), required=False)
+    add_phrases = forms.CharField(
+        label=_("还需遮盖的原文"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("每行一处，须与诉求中的文字一致。"),
+    )
+    dismiss = forms.MultipleChoiceField(label=_("不是重复"), required=False)
+    repeat = forms.ChoiceField(
+        label=_("重复件"),
+        required=False,
+        choices=[("", _("不变")), ("1", _("标记为重复件")), ("0", _("不是重复件"))],
+    )
+    note = forms.CharField(
+        label=_("说明"), required=False, max_length=MAX_NOTE_CHARS, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, triage=None, candidates: list | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from minyi.cases.forms import department_choices
+        from minyi.intake.models import Triage
+
+        empty = [("", "—")]
+        self.fields["category"].choices = empty + category_choices()
+        self.fields["region"].choices = empty + region_choices()
+        self.fields["department"].choices = empty + department_choices()
+        self.fields["risk_level"].choices = empty + list(Triage.RiskLevel.choices)
+        spans = (triage.pii_spans if triage is not None else {}) or {}
+        self.fields["drop"].choices = [
+            (f"{name}:{i}", f"{name}:{i}") for name, items in spans.items() for i in range(len(items))
+        ]
+        self.fields["dismiss"].choices = [(str(c), str(c)) for c in (candidates or [])]
+
+    def correction(self):
+        from minyi.intake.review import Correction
+
+        data = self.cleaned_data
+        phrases = [line.strip() for line in (data.get("add_phrases") or "").splitlines() if line.strip()]
+        repeat = {"1": True, "0": False}.get(data.get("repeat") or "")
+        return Correction(
+            category=data.get("category"),
+            region=data.get("region"),
+            department=data.get("department"),
+            risk_level=data.get("risk_level") or None,
+            drop_spans=list(data.get("drop") or []),
+            add_phrases=phrases,
+            dismiss=[int(x) for x in data.get("dismiss") or [] if str(x).isdigit()],
+            repeat=repeat,
+        )
+
+
+# ---------------------------------------------------------------------------------------------- import
+
+
+class ImportUploadForm(DecodedTextForm):
+    file = forms.FileField(label=_("文件"), help_text=_("CSV 或 Excel（.xlsx）导出文件"))
+    source = forms.SlugField(
+        label=_("来源系统"),
+        required=False,
+        max_length=80,
+        help_text=_("同一来源内按原编号去重；不同系统的编号可能重复时请分别填写，如 12345、xinfang"),
+    )
+    create_missing = forms.BooleanField(
+        label=_("自动新建文件中出现的分类和部门"), required=False, initial=True
+    )
+
+
+class ImportMappingForm(forms.Form):
+    """Which column feeds which field: one choice per field, the columns of the file as options."""
+
+    def __init__(
+        self, *args: Any, header: list[str], current: dict[str, list[str]], fields: list[str], **kw
+    ) -> None:
+        super().__init__(*args, **kw)
+        from minyi.intake.importer import FIELD_LABELS
+
+        options = [("", "—")] + [(name, name) for name in header if name]
+        for name in fields:
+            chosen = (current.get(name) or [""])[0]
+            self.fields[name] = forms.ChoiceField(
+                label=FIELD_LABELS.get(name, name), required=False, choices=options, initial=chosen
+            )
+
+    def columns(self) -> dict[str, list[str]]:
+        return {name: [value] for name, value in self.cleaned_data.items() if value}

@@ -22,6 +22,7 @@ from minyi.cases.models import Attachment, Case
 from minyi.cases.services import case_create
 from minyi.core.choices import Channel, Kind, Priority
 from minyi.core.exceptions import NotFound, ValidationFailed
+from minyi.core.tasks import enqueue
 from minyi.intake.codes import check_query_code, hash_query_code, new_query_code, next_tracking_number
 from minyi.routing.models import Category
 from minyi.text.normalize import strip_invisible
@@ -222,6 +223,8 @@ def submission_ingest(
         )
         attachment.file.save(f"{digest}{extension}", ContentFile(upload.content), save=False)
         attachment.save()
+    # Triage on arrival, in the background once this commits (inline without a broker): minyi.intake.triage.
+    enqueue("minyi.intake.triage.triage_case", case_id=case.pk)
     return Receipt(case=case, tracking_number=tracking_number, query_code=code)
 
 

@@ -29,6 +29,14 @@ MODELS = [
     "cases.caseevent",
     "intake.idempotencyrecord",
     "intake.trackingsequence",
+    "intake.triage",
+    "intake.importjob",
+    "intake.duplicatecandidate",
+    "intake.classifierversion",
+    "intake.classifierswitch",
+    "routing.routingrule",
+    "routing.place",
+    "routing.routinghistory",
 ]
 
 
@@ -81,6 +89,11 @@ def test_every_model_is_registered():
         "accounts.apitoken",
         "intake.idempotencyrecord",
         "intake.trackingsequence",
+        "intake.triage",
+        "intake.importjob",
+        "intake.duplicatecandidate",
+        "intake.classifierversion",
+        "routing.routinghistory",
     ],
 )
 def test_read_only_models_cannot_be_added(admin_client, model):
