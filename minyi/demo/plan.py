@@ -156,13 +156,21 @@ def approval_departments() -> set[str]:
 # ---------------------------------------------------------------------------------------------- text
 
 
+def district_estates(district_code: str) -> list[str]:
+    """The estates (小区) of a district: every sixth of phrases.ESTATES, so each estate lies in one district (the
+    demo's gazetteer says where, and the appeals that name it are about that district)."""
+    codes = [code for _name, code, _streets, _centre in city.DISTRICTS]
+    i = codes.index(district_code)
+    return phrases.ESTATES[i :: len(codes)]
+
+
 def compose(rng: random.Random, kind: str, category: str, place: Place) -> tuple[str, str, dict, dict, str]:
     """Title and content of one appeal, the person's contact details, the slots used, and the reply it gets."""
     name = person(rng)
     phone = mobile(rng)
     road, road2 = rng.sample(phrases.ROADS, 2)
     slots = {
-        "estate": rng.choice(phrases.ESTATES),
+        "estate": rng.choice(district_estates(place.district_code)),
         "road": road,
         "road2": road2,
         "company": rng.choice(phrases.COMPANIES),

@@ -27,10 +27,13 @@ from minyi.cases.models import Case, CaseEvent
 from minyi.cases.workflow import CaseAction, CaseStatus
 from minyi.core.exceptions import DomainError
 from minyi.demo import city, phrases
-from minyi.demo.plan import CasePlan, Step, near_duplicate, places, plan
+from minyi.demo.plan import CasePlan, Step, district_estates, near_duplicate, places, plan
+from minyi.intake.learning import train_from_cases
+from minyi.intake.review import Correction, triage_review
 from minyi.intake.services import submission_ingest
+from minyi.intake.triage import routing_history_refresh, triage_case
 from minyi.routing.calendar import calendar_is_workday
-from minyi.routing.models import Category
+from minyi.routing.models import Category, Place, RoutingRule
 
 DEMO_GROUP = "minyi-demo"
 BATCH = 100
@@ -79,6 +82,7 @@ class DemoResult:
     errors: list[str] = field(default_factory=list)
     escalated_now: int = 0
     seconds: float = 0.0
+    model: str = ""
 
 
 # ---------------------------------------------------------------------------------------------- reference data
@@ -127,6 +131,14 @@ def build_city() -> tuple[dict[str, Region], dict[str, Department], dict[str, Ca
             office = streets[k] if streets[k].endswith("镇") else streets[k] + "办事处"
             department(f"{gov}-s{k + 1}", f"{name}{office}", gov, False, regions[f"jc-{code}-{k + 1}"])
 
+    for _name, code, _streets, _centre in city.DISTRICTS:
+        for estate in district_estates(code):
+            Place.objects.get_or_create(
+                region=regions[f"jc-{code}"], name=estate, defaults={"kind": Place.Kind.ESTATE}
+            )
+    for road in phrases.ROADS:
+        Place.objects.get_or_create(region=city_region, name=road, defaults={"kind": Place.Kind.ROAD})
+
     categories: dict[str, Category] = {}
     for order, spec in enumerate(city.CATEGORIES):
         obj = Category.objects.filter(code=spec.code).first()
@@ -140,6 +152,16 @@ def build_city() -> tuple[dict[str, Region], dict[str, Department], dict[str, Ca
                 sort_order=order * 10,
             )
         categories[spec.code] = obj
+    # A routing rule per category: its main bureau (street and district offices are left to the dispatcher, and
+    # to what history teaches the triage).
+    for spec in city.CATEGORIES:
+        bureaus = [(weight, code) for code, weight in spec.handlers if code in departments]
+        if bureaus:
+            RoutingRule.objects.get_or_create(
+                category=categories[spec.code],
+                region=None,
+                defaults={"department": departments[max(bureaus)[1]]},
+            )
     return regions, departments, categories
 
 
@@ -311,6 +333,7 @@ class _Runner:
             now=created,
         )
         self.last_at[receipt.case.pk] = created
+        triage_case(case_id=receipt.case.pk, now=created)
         return receipt.case
 
     def transition(self, case: Case, action: str, who: str, when: datetime, note="", data=None) -> Case:
@@ -320,6 +343,16 @@ class _Runner:
         case = services.case_transition(
             case_id=case.pk, action=action, actor=self.actor(who, case), note=note, data=payload, now=when
         )
+        if action == CaseAction.ACCEPT and case.category_id:
+            # the intake officer checks the category while accepting: what the classifier later learns from
+            triage_review(
+                case_id=case.pk,
+                actor=self.actor(who, case),
+                part="category",
+                decision="correct",
+                correction=Correction(category=case.category_id),
+                now=when,
+            )
         self.last_at[case.pk] = when
         return case
 
@@ -391,6 +424,25 @@ class _Runner:
         self.last_at[main.pk] = max(self.last_at[main.pk], when)
 
 
+def _first_model(*, now: datetime) -> str:
+    """Learn the department fallback and a first classifier from the demo's own closed cases, then triage the
+    open cases again with it, so that the workbench shows suggestions. Returns a line for the summary."""
+    routing_history_refresh(now=now)
+    admin = User.objects.filter(username="admin").first()
+    try:
+        result = train_from_cases(actor=admin, note="演示数据训练的初始模型", now=now)
+    except DomainError as error:
+        return f"no model: {error}"
+    if result.activated:
+        with transaction.atomic():
+            for case_id in Case.objects.filter(status__in=workflow.OPEN_STATES).values_list("pk", flat=True):
+                triage_case(case_id=case_id, force=True, now=now)
+    return (
+        f"classifier #{result.version.pk}: macro-F1 {result.metrics.get('macro_f1', 0):.3f} on "
+        f"{result.metrics.get('cases', 0)} held-out cases ({'active' if result.activated else 'not activated'})"
+    )
+
+
 def generate(*, seed: int, count: int, now: datetime, password: str, progress=None) -> DemoResult:
     """Build the city, the accounts and `count` cases. E-mail is not sent (dummy backend) while it runs."""
     started = perf_counter()
@@ -420,6 +472,7 @@ def generate(*, seed: int, count: int, now: datetime, password: str, progress=No
         with transaction.atomic():
             services.cases_close_unrated(now=now)
             escalated = services.cases_mark_overdue(now=now)
+        model = _first_model(now=now)
     return DemoResult(
         logins=logins,
         extra_accounts=extra,
@@ -429,4 +482,5 @@ def generate(*, seed: int, count: int, now: datetime, password: str, progress=No
         errors=runner.errors,
         escalated_now=escalated,
         seconds=perf_counter() - started,
+        model=model,
     )

@@ -127,6 +127,8 @@ class Command(BaseCommand):
             f"{result.seconds:.1f} s"
         )
         self.stdout.write(f"状态 statuses: {by_status}")
+        if result.model:
+            self.stdout.write(f"分类模型 model: {result.model}")
         if result.errors:
             self.stderr.write(f"{len(result.errors)} planned step(s) were refused by the services:")
             for line in result.errors[:20]:
