@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,14 +26,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from minyi.accounts.models import Role
+from minyi.cases import exports, policies, selectors, services, workflow
 from minyi.cases import forms as case_forms
-from minyi.cases import policies, selectors, services, workflow
 from minyi.cases.models import Case, CaseContact, CaseEvent, Evaluation, Reply
 from minyi.cases.workflow import ACTION_LABELS, CITIZEN_VISIBLE_NOTES, CaseAction, CaseStatus
 from minyi.core import notify
 from minyi.core.choices import Channel
 from minyi.core.exceptions import DomainError, NotFound
 from minyi.core.ratelimit import parse_rate
+from minyi.core.xlsx_stream import EXCEL_MAX_ROWS, stream_csv, stream_xlsx
 
 PAGE_SIZE = 50
 
@@ -209,7 +210,13 @@ def workbench(request: HttpRequest) -> HttpResponse:
         }
         for case in page.object_list
     ]
-    context = {"form": form, "page": page, "rows": rows, "active_queue": request.GET.get("queue", "")}
+    context = {
+        "form": form,
+        "page": page,
+        "rows": rows,
+        "active_queue": request.GET.get("queue", ""),
+        "can_export": policies.can_export(actor),
+    }
     if is_htmx(request, "case-list"):
         response = render(request, "cases/partials/case_list.html", context)
     else:
@@ -223,6 +230,73 @@ def workbench(request: HttpRequest) -> HttpResponse:
         response = render_staff(request, "cases/workbench.html", context)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
+
+
+# ---------------------------------------------------------------------------------------------- export
+
+EXPORT_CONTENT_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
+
+
+def _export_refused(request: HttpRequest, message: str) -> HttpResponse:
+    """The workbench as it shows these filters (errors next to the fields), with `message`, as a 400."""
+    messages.error(request, message)
+    response = workbench(request)
+    response.status_code = 400
+    return response
+
+
+def _filters_for_log(filters: selectors.CaseFilters) -> dict[str, Any]:
+    """The filters worth a log line; the search text only as its length (it may hold a name or a number)."""
+    logged = {key: value for key, value in vars(filters).items() if value is not None and key != "q"}
+    if filters.q:
+        logged["q_chars"] = len(filters.q)
+    return logged
+
+
+def _export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """The case list under the workbench's filters (its GET parameters; `page` is ignored), as a download."""
+    actor = policies.actor_for_user(request.user)
+    if not policies.can_export(actor):
+        raise Http404
+    form = case_forms.CaseFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        # The workbench would ignore a bad value; an export must not quietly hold more than was asked for.
+        return _export_refused(request, _("未能导出：筛选条件有误，请按提示修改后重新导出。"))
+    filters = form.to_filters()
+    now = timezone.now()
+    if fmt == "xlsx":
+        count = selectors.case_list_for_user(user=request.user, filters=filters, now=now).count()
+        if count >= EXCEL_MAX_ROWS:
+            return _export_refused(
+                request,
+                _("未能导出：共 %(n)s 件，超过 Excel 单个工作表的上限，请缩小筛选范围或导出 CSV。")
+                % {"n": count},
+            )
+    header, rows = exports.case_export_rows(user=request.user, filters=filters, now=now)
+    stream = stream_xlsx(header, rows, sheet_name="cases") if fmt == "xlsx" else stream_csv(header, rows)
+    logger.info("case export: user=%s format=%s filters=%s", request.user.pk, fmt, _filters_for_log(filters))
+    response = StreamingHttpResponse(stream, content_type=EXPORT_CONTENT_TYPES[fmt])
+    stamp = timezone.localtime(now, exports.EXPORT_TZ).strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="minyi-cases-{stamp}.{fmt}"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["X-Accel-Buffering"] = "no"  # nginx passes the chunks on as they come
+    return response
+
+
+@require_GET
+@staff_required
+def export_xlsx(request: HttpRequest) -> HttpResponse:
+    return _export(request, "xlsx")
+
+
+@require_GET
+@staff_required
+def export_csv(request: HttpRequest) -> HttpResponse:
+    return _export(request, "csv")
 
 
 # ---------------------------------------------------------------------------------------------- case page
