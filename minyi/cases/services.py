@@ -21,6 +21,7 @@ from minyi.cases import policies, workflow
 from minyi.cases.models import Case, CaseContact, CaseEvent, Evaluation, Reply
 from minyi.cases.policies import Actor
 from minyi.cases.workflow import CaseAction, CaseStatus
+from minyi.core.bulk import bulk_insert
 from minyi.core.exceptions import Conflict, NotFound, ValidationFailed
 from minyi.core.notify import notify_address, notify_users
 from minyi.routing.services import Sla, due_after, sla_for
@@ -791,6 +792,7 @@ def case_annotate(
 
 #: The states an imported case may end in: history is finished work (or waiting only for the person's rating).
 HISTORY_STATES = frozenset({S.CLOSED, S.DECLINED, S.REFERRED, S.REPLIED})
+_RATINGS = frozenset(Evaluation.Rating.values)
 #: Stored as the query code of imported cases: no code ever matches it (the people behind history hold none).
 NO_QUERY_CODE = "!"
 
@@ -866,13 +868,13 @@ def cases_import_history(*, items: list[HistoryCase], actor=None, now: datetime 
                 created_at=item.created_at,
             )
         )
-    Case.objects.bulk_create(cases, batch_size=500)
+    bulk_insert(cases)
     contacts = [
         CaseContact(case=case, **{k: v for k, v in item.contact.items() if v})
         for case, item in zip(cases, items, strict=True)
         if any(item.contact.values())
     ]
-    CaseContact.objects.bulk_create(contacts, batch_size=1000)
+    bulk_insert(contacts)
     replies = []
     rated = []
     for case, item in zip(cases, items, strict=True):
@@ -886,10 +888,10 @@ def cases_import_history(*, items: list[HistoryCase], actor=None, now: datetime 
                 sent_at=case.replied_at,
             )
             replies.append(reply)
-            if item.rating in Evaluation.Rating.values:
+            if item.rating in _RATINGS:
                 rated.append((case, item, reply))
-    Reply.objects.bulk_create(replies, batch_size=500)
-    Evaluation.objects.bulk_create(
+    bulk_insert(replies)
+    bulk_insert(
         [
             Evaluation(
                 case=case,
@@ -903,7 +905,7 @@ def cases_import_history(*, items: list[HistoryCase], actor=None, now: datetime 
         batch_size=1000,
     )
     user = getattr(actor, "user", actor)
-    CaseEvent.objects.bulk_create(
+    bulk_insert(
         [
             CaseEvent(
                 case=case,

@@ -47,11 +47,13 @@ from minyi.cases import policies
 from minyi.cases.models import Evaluation
 from minyi.cases.services import HistoryCase, case_annotate, cases_import_history
 from minyi.cases.workflow import CaseStatus
+from minyi.core.bulk import bulk_insert
 from minyi.core.choices import Kind, Priority
+from minyi.intake import import_worker
 from minyi.intake.codes import next_tracking_numbers
 from minyi.intake.import_index import MirroredStorage
 from minyi.intake.models import ImportIssue, ImportJob, ImportRow
-from minyi.intake.triage import CaseFacts, analyse, record, routing_history_refresh
+from minyi.intake.triage import CaseFacts, record, routing_history_refresh
 from minyi.routing.models import Category
 from minyi.text.dates import DateParseError, parse_datetime
 from minyi.text.dedupe import DuplicateIndex
@@ -144,6 +146,11 @@ FIELD_LABELS = {
 }
 
 
+#: Fields kept in the import event's data, as the history gave them: the original channel (the case's own channel
+#: is "import"), and the board's up- and down-votes.
+EXTRA_FIELDS = ("channel", "supports", "opposes")
+
+
 class ImportRefused(ValueError):
     """The whole file is refused (unreadable, no text column, another run of it in progress)."""
 
@@ -157,6 +164,7 @@ class ImportOptions:
     create_missing: bool = True
     actor: Any = None  # the User importing, or None (the system / the server's operator)
     actor_label: str = ""
+    workers: int = 0  # analysis worker processes (0: inline; the command uses 1)
 
 
 @dataclass
@@ -326,6 +334,7 @@ class _Row:
     historical: dict[str, bool] = field(default_factory=dict)
     problem: RowProblem | None = None
     without_time: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # what the history says that has no field of its own
 
 
 def _parse_time(value: str, column: str, mapping: Mapping | None, *, what: str) -> datetime | None:
@@ -382,6 +391,7 @@ class _RowReader:
             row.item, row.historical, row.without_time = self._item(rec)
         except RowProblem as problem:
             row.problem = problem
+        row.extra = {name: rec[name][:100] for name in EXTRA_FIELDS if rec.get(name)}
         return row
 
     def _item(self, rec: dict[str, str]) -> tuple[HistoryCase, dict[str, bool], bool]:
@@ -645,6 +655,51 @@ def import_file(
     return report
 
 
+class _Ticket:
+    """The analysis of one batch: a Future of the worker, or work done inline when asked for."""
+
+    def __init__(self, future=None, items=None) -> None:
+        self.future = future
+        self.items = items
+
+    def result(self) -> dict[int, Any]:
+        if self.future is not None:
+            return self.future.result()
+        return import_worker.analyse_numbered(self.items or [])
+
+
+class _Analyst:
+    """Analyses batches of rows, in a worker process (`workers=1`, the command's default) or inline (0)."""
+
+    def __init__(self, *, workers: int) -> None:
+        self.pool = None
+        if workers > 0:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # spawn, not fork: the worker opens its own database connection and loads its own models
+            self.pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=import_worker.init
+            )
+
+    def __enter__(self) -> _Analyst:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def submit(self, rows: list[_Row]) -> _Ticket:
+        items = [
+            (r.number, r.item.title, r.item.content, timezone.localtime(r.item.created_at))
+            for r in rows
+            if r.item is not None and r.problem is None
+        ]
+        if self.pool is None:
+            return _Ticket(items=items)
+        return _Ticket(future=self.pool.submit(import_worker.analyse_numbered, items))
+
+
 class _Runner:
     def __init__(self, *, job, fields, mapping, options, report, now, progress) -> None:
         self.job = job
@@ -680,8 +735,28 @@ class _Runner:
             stages[name] = stages.get(name, 0.0) + time.perf_counter() - started
 
     def run(self, rows: Iterator[tuple[int, list[str] | BadRow]]) -> None:
-        batch: list[tuple[int, list[str] | BadRow]] = []
+        """Read, parse and commit the rows batch by batch. With an analysis worker, the text of batch N+1 is
+        analysed in the worker while batch N is written: the two overlap."""
         last = self.checkpoint
+        pending: tuple[list[_Row], _Ticket] | None = None
+        with _Analyst(workers=0 if self.options.dry_run else self.options.workers) as analyst:
+            for raw in self._batches(rows):
+                last = raw[-1][0]
+                parsed = self.parse(raw)
+                if self.options.dry_run:
+                    self.finish(parsed, None)
+                    continue
+                ticket = analyst.submit(parsed)
+                if pending is not None:
+                    self.finish(*pending)
+                pending = (parsed, ticket)
+            if pending is not None:
+                self.finish(*pending)
+        if self.job is not None and last > self.checkpoint and not self.report.rows_read:
+            ImportJob.objects.filter(pk=self.job.pk).update(checkpoint_row=last)
+
+    def _batches(self, rows: Iterator[tuple[int, list[str] | BadRow]]) -> Iterator[list]:
+        batch: list[tuple[int, list[str] | BadRow]] = []
         for number, values in rows:
             if number <= self.checkpoint:
                 if not isinstance(values, BadRow):
@@ -690,27 +765,28 @@ class _Runner:
                     )
                 continue
             batch.append((number, values))
-            last = number
             if len(batch) >= self.batch_size:
-                self.batch(batch)
+                yield batch
                 batch = []
         if batch:
-            self.batch(batch)
-        elif self.job is not None and last > self.checkpoint:
-            ImportJob.objects.filter(pk=self.job.pk).update(checkpoint_row=last)
+            yield batch
 
-    def batch(self, raw: list[tuple[int, list[str] | BadRow]]) -> None:
+    def parse(self, raw: list[tuple[int, list[str] | BadRow]]) -> list[_Row]:
         rows: list[_Row] = []
-        for number, values in raw:
-            if isinstance(values, BadRow):
-                rows.append(_Row(number=number, key="", digest="", problem=RowProblem("", values.reason)))
-            else:
-                rows.append(self.reader.read(number, values))
+        with self.stage("parse"):
+            for number, values in raw:
+                if isinstance(values, BadRow):
+                    rows.append(_Row(number=number, key="", digest="", problem=RowProblem("", values.reason)))
+                else:
+                    rows.append(self.reader.read(number, values))
+        return rows
+
+    def finish(self, rows: list[_Row], ticket: _Ticket | None) -> None:
         if self.options.dry_run:
             self._dry(rows)
         else:
             try:
-                self._commit(rows)
+                self._commit(rows, ticket)
             except BaseException:
                 self.resolver.reset()
                 raise
@@ -738,7 +814,7 @@ class _Runner:
         self.report.created_categories = self.resolver.created_categories
         self.report.created_departments = self.resolver.created_departments
 
-    def _commit(self, rows: list[_Row]) -> None:
+    def _commit(self, rows: list[_Row], ticket: _Ticket) -> None:
         report = self.report
         job = self.job
         with transaction.atomic():
@@ -789,8 +865,8 @@ class _Runner:
                             reason=row.problem.reason,
                         )
                     )
-            cases = self._create(fresh)
-            ImportRow.objects.bulk_create(
+            cases = self._create(fresh, ticket)
+            bulk_insert(
                 [
                     ImportRow(
                         source=report.source,
@@ -820,12 +896,13 @@ class _Runner:
                 heartbeat_at=timezone.now(),
             )
 
-    def _create(self, rows: list[_Row]) -> list:
+    def _create(self, rows: list[_Row], ticket: _Ticket) -> list:
         if not rows:
             return []
         items = [r.item for r in rows]
-        with self.stage("analyse"):
-            analyses = analyse([(i.title, i.content, timezone.localtime(i.created_at)) for i in items])
+        with self.stage("analyse"):  # inline: the analysis itself; with a worker: the wait for it
+            by_number = ticket.result()
+        analyses = [by_number[r.number] for r in rows]
         for row, item, analysis in zip(rows, items, analyses, strict=True):
             # what the history lacks, triage fills in (and says so: the state stays "suggested")
             if item.category_id is None and not analysis.abstained:
@@ -833,6 +910,7 @@ class _Runner:
             if item.region_id is None:
                 item.region_id = analysis.region_id
             item.event_data = {
+                **row.extra,
                 "source": self.report.source,
                 "row": row.number,
                 "job": self.job.pk,
@@ -1009,8 +1087,10 @@ def _local_copy(job: ImportJob) -> Iterator[str]:
         yield handle.name
 
 
-def imports_resume(*, now: datetime | None = None) -> int:
-    """Re-enqueue staff-page jobs whose process died (a restart, a crash). Idempotent; the periodic sweep."""
+def imports_resume(*, now: datetime | None = None, background: bool = True) -> int:
+    """Re-enqueue staff-page jobs whose process died (a restart, a crash). Idempotent; the periodic sweep.
+
+    `background=False` (the cron command, a process that ends when it returns) runs them before returning."""
     from minyi.core.tasks import enqueue
 
     now = now or timezone.now()
@@ -1020,7 +1100,10 @@ def imports_resume(*, now: datetime | None = None) -> int:
     ).exclude(file=""):
         stale = job.heartbeat_at is None or (now - job.heartbeat_at).total_seconds() > HEARTBEAT_STALE
         if stale and not _alive((job.options or {}).get("worker")):
-            enqueue("minyi.intake.importer.run_job", background=True, job_id=job.pk)
+            if background:
+                enqueue("minyi.intake.importer.run_job", background=True, job_id=job.pk)
+            else:
+                run_job(job_id=job.pk)
             count += 1
     return count
 

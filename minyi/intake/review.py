@@ -112,32 +112,24 @@ def triage_review(
     data: dict[str, Any] = {"decision": decision}
     fields: list[str] = []
 
-    if part == "category":
+    if part in ("category", "region"):
+        # the case takes the suggestion (accept) or the one chosen (correct: the suggestion again counts as accepted)
+        model, label, missing = {
+            "category": (Category, _("分类"), _("没有可确认的建议分类，请选择正确的分类。")),
+            "region": (Region, _("区域"), _("没有识别出区域，请选择正确的区域。")),
+        }[part]
+        suggested = getattr(triage, f"{part}_id")
         if decision == ACCEPT:
-            if triage.category_id is None:
-                raise ValidationFailed(
-                    _("没有可确认的建议分类，请选择正确的分类。"), fields={"value": _("必填")}
-                )
-            chosen = triage.category_id
+            if suggested is None:
+                raise ValidationFailed(missing, fields={"value": _("必填")})
+            chosen = suggested
         else:
-            chosen = _active(Category, fix.category, _("分类")).pk
-            state = TriageState.ACCEPTED if chosen == triage.category_id else state
-        changes["category_id"] = chosen
-        data["suggested"] = triage.category_id
-        triage.category_state = state
-        fields.append("category_state")
-    elif part == "region":
-        if decision == ACCEPT:
-            if triage.region_id is None:
-                raise ValidationFailed(_("没有识别出区域，请选择正确的区域。"), fields={"value": _("必填")})
-            chosen = triage.region_id
-        else:
-            chosen = _active(Region, fix.region, _("区域")).pk
-            state = TriageState.ACCEPTED if chosen == triage.region_id else state
-        changes["region_id"] = chosen
-        data["suggested"] = triage.region_id
-        triage.region_state = state
-        fields.append("region_state")
+            chosen = _active(model, getattr(fix, part), label).pk
+            state = TriageState.ACCEPTED if chosen == suggested else state
+        changes[f"{part}_id"] = chosen
+        data["suggested"] = suggested
+        setattr(triage, f"{part}_state", state)
+        fields.append(f"{part}_state")
     elif part == "department":
         data["suggested"] = triage.department_id
         if decision == ACCEPT:

@@ -36,6 +36,7 @@ from minyi.accounts.models import Role, User
 from minyi.cases import policies, workflow
 from minyi.cases.models import Case, CaseContact
 from minyi.cases.services import case_annotate
+from minyi.core.bulk import bulk_insert
 from minyi.core.notify import notify_users
 from minyi.intake.models import DuplicateCandidate, Triage, TriageState
 from minyi.routing import services as routing
@@ -382,7 +383,7 @@ def record(
         out.append(Recorded(triage=triage, candidates=candidates, changes=changes))
     with stage("triage-rows"):
         Triage.objects.filter(case_id__in=ids).delete()
-        Triage.objects.bulk_create([r.triage for r in out], batch_size=500)
+        bulk_insert([r.triage for r in out])
     DuplicateCandidate.objects.filter(case_id__in=ids).delete()
     DuplicateCandidate.objects.bulk_create(
         [c for r in out for c in r.candidates], batch_size=1000, ignore_conflicts=True

@@ -58,6 +58,7 @@ _KEY_MASK = _U((1 << 56) - 1)
 _LOW32 = _U(0xFFFFFFFF)
 _EMPTY = _U(1 << 32)  # above every 32-bit value: marks an empty bin
 _N_PROBES = 96
+_RECENT_MIN = 1 << 20  # bucket memberships the recent run holds at least before joining the main one
 _DIRECTORY_SHIFT = (
     44  # InMemoryStorage's directory: 8 bits of band and 12 of hash, ~24 keys a cell at 100,000 texts
 )
@@ -142,6 +143,8 @@ class InMemoryStorage:
         self._sigs: list[bytes | None] = []
         self._keys = np.zeros(0, dtype=np.int64)
         self._rows = np.zeros(0, dtype=np.int64)
+        self._recent_keys = np.zeros(0, dtype=np.int64)  # a second, smaller sorted run (see _merge)
+        self._recent_rows = np.zeros(0, dtype=np.int64)
         self._pending: dict[int, list[int]] = {}
         self._pending_size = 0
         self._directory: tuple[np.ndarray, int] | None = None  # see _left
@@ -208,15 +211,29 @@ class InMemoryStorage:
         self._merge(keys, rows)
 
     def _merge(self, keys: np.ndarray, rows: np.ndarray) -> None:
-        self._directory = None
+        """Add sorted runs: into the recent run, which joins the main one when it outgrows an eighth of it.
+
+        Inserting into one sorted array costs a copy of the whole array, so an index filled batch by batch (a
+        bulk import) would cost time quadratic in its size; with the recent run in between, each key is copied
+        a bounded number of times on average.
+        """
         order = np.argsort(keys, kind="stable")
         keys, rows = keys[order], rows[order]
         if not len(self._keys):
+            self._directory = None
             self._keys, self._rows = keys, rows
             return
-        at = np.searchsorted(self._keys, keys, side="right")
-        self._keys = np.insert(self._keys, at, keys)
-        self._rows = np.insert(self._rows, at, rows)
+        if len(self._recent_keys):
+            at = np.searchsorted(self._recent_keys, keys, side="right")
+            keys = np.insert(self._recent_keys, at, keys)
+            rows = np.insert(self._recent_rows, at, rows)
+        if len(keys) > max(_RECENT_MIN, len(self._keys) // 8):
+            self._directory = None
+            at = np.searchsorted(self._keys, keys, side="right")
+            self._keys = np.insert(self._keys, at, keys)
+            self._rows = np.insert(self._rows, at, rows)
+            keys, rows = keys[:0], rows[:0]
+        self._recent_keys, self._recent_rows = keys, rows
 
     def delete(self, ids: Sequence[Id]) -> int:
         gone = 0
@@ -318,6 +335,23 @@ class InMemoryStorage:
                 id = ids[r]
                 if id is not None:
                     out[q].add(id)
+        recent = self._recent_keys
+        if len(recent):
+            lo2 = np.searchsorted(recent, flat, side="left")
+            n2 = np.searchsorted(recent, flat, side="right") - lo2
+            hit = np.flatnonzero(n2)
+            if len(hit):
+                positions = np.repeat(lo2[hit] - np.cumsum(n2[hit]) + n2[hit], n2[hit]) + np.arange(
+                    int(n2.sum())
+                )
+                for q, r in zip(
+                    np.repeat(owner[hit], n2[hit]).tolist(),
+                    self._recent_rows[positions].tolist(),
+                    strict=True,
+                ):
+                    id = ids[r]
+                    if id is not None:
+                        out[q].add(id)
         if self._pending:
             pending = self._pending
             for q, keys in enumerate(key_lists):

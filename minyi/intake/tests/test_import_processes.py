@@ -89,6 +89,27 @@ def scratch(tmp_path_factory):
         db.drop()
 
 
+def children_of(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def write_rows(path: Path, count: int, *, long: bool = True) -> Path:
     with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
@@ -117,8 +138,14 @@ def test_kill_minus_nine_halfway_then_a_rerun_finishes_with_no_row_lost_or_doubl
             break
         time.sleep(0.05)
     assert process.poll() is None, f"the import ended before it could be killed: {process.stderr.read()!r}"
+    workers = children_of(process.pid)  # the analysis worker (minyi import --workers 1, the default)
     os.kill(process.pid, signal.SIGKILL)
     assert process.wait(timeout=60) == -signal.SIGKILL
+    assert workers, "the import ran without its analysis worker"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(alive(pid) for pid in workers):
+        time.sleep(0.2)
+    assert not any(alive(pid) for pid in workers), "the analysis worker outlived the killed import"
     # what the killed run left: whole batches only, matching its checkpoint
     (status, checkpoint, imported), = scratch.query("SELECT status, checkpoint_row, imported FROM intake_importjob")  # fmt: skip
     cases = scratch.query("SELECT count(*) FROM cases_case")[0][0]

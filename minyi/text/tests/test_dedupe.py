@@ -224,3 +224,29 @@ def test_bad_settings_are_refused():
         DuplicateIndex(shingle=5)
     with pytest.raises(ValueError, match="bands"):
         DuplicateIndex(bands=0)
+
+
+@pytest.mark.parametrize("recent_min", [1, 50, 10**9])
+def test_in_memory_storage_finds_every_member_across_its_sorted_runs(monkeypatch, recent_min):
+    """Batches land in a recent sorted run that joins the main one when it grows: lookups must see both."""
+    import random
+
+    from minyi.text import dedupe
+
+    monkeypatch.setattr(dedupe, "_RECENT_MIN", recent_min)
+    rng = random.Random(recent_min)
+    storage = dedupe.InMemoryStorage()
+    truth: dict[int, set[int]] = {}
+    next_id = 0
+    for _batch in range(30):
+        entries = []
+        for _ in range(rng.randint(17, 60)):  # more than 16: the sorted-run path, not the pending dict
+            keys = [rng.randrange(400) for _ in range(5)]
+            entries.append((next_id, b"s", keys))
+            for k in keys:
+                truth.setdefault(k, set()).add(next_id)
+            next_id += 1
+        storage.put(entries)
+    probes = [[k] for k in range(400)]
+    found = storage.candidates(probes)
+    assert found == [truth.get(k, set()) for k in range(400)]

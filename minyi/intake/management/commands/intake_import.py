@@ -60,6 +60,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--actor", help="the user name recorded as the importer (default: none, the system)"
         )
+        parser.add_argument(
+            "--workers", type=int, default=1, choices=(0, 1),
+            help="1 (default): analyse the text of the next batch in a worker process while this one is written; "
+            "0: all in this process",
+        )  # fmt: skip
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     def handle(self, *args, **opts) -> None:
@@ -84,6 +89,7 @@ class Command(BaseCommand):
             create_missing=not opts["no_create"],
             actor=actor,
             actor_label=actor.username if actor else default_actor_label(),
+            workers=opts["workers"],
         )
         errors_path = opts["errors"] or errors_path_default()
         all_issues: list[tuple[str, int, str, str]] = []
