@@ -30,7 +30,7 @@ stops the sheet with ``TableError`` in both modes.
 
 Files that are not tables are refused from their first bytes (64 KiB): images, PDF,
 archives, executables, HTML or XML saved as ".xls", ZIP files without a workbook (.docx,
-.ods, zipped exports), and anything with NUL bytes that is not UTF-16. Nothing else of
+.ods, zipped exports), and anything with more than a few NUL bytes that is not UTF-16. Nothing else of
 such a file is read. ``count_rows(path)`` estimates the number of data rows for a
 progress bar without parsing.
 
@@ -198,9 +198,11 @@ def detect_encoding(sample: bytes) -> str | None:
 
 
 def _looks_binary(sample: bytes, encoding: str) -> bool:
+    """NUL bytes in a narrow encoding: a binary file, unless they are a few strays in text (an export with a NUL
+    in a cell, which the reader keeps and the importer drops)."""
     if _is_wide(encoding):
         return False
-    return b"\x00" in sample
+    return sample.count(b"\x00") > max(4, len(sample) // 1000)
 
 
 def _is_wide(encoding: str) -> bool:
@@ -326,8 +328,8 @@ def _read_csv(name: str, handle: Any, head: bytes, *, encoding: str | None, repo
     if not head.strip():
         raise TableError(f"{name}: the file is empty (no header row)")
     utf16_bom = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-    if b"\x00" in head and not utf16_bom and not (encoding and _is_wide(encoding)):
-        # NUL bytes do not occur in UTF-8, GB18030 or Big5 text: refuse from the first bytes
+    if _looks_binary(head, "utf-8") and not utf16_bom and not (encoding and _is_wide(encoding)):
+        # NUL bytes do not occur in UTF-8, GB18030 or Big5 text (a few strays aside): refuse from the first bytes
         raise TableError(f"{name}: not a text table (it holds NUL bytes; is it a binary file?)")
     sample = head + handle.read(SAMPLE_BYTES - len(head)) if len(head) == HEAD_BYTES else head
     handle.seek(0)

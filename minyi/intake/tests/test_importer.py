@@ -282,11 +282,11 @@ def test_a_failure_midway_is_resumed_without_loss_or_doubles(tmp_path, monkeypat
     real = importer._Runner._create
     calls = {"n": 0}
 
-    def failing(self, batch):
+    def failing(self, batch, ticket):
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("the power went out")
-        return real(self, batch)
+        return real(self, batch, ticket)
 
     monkeypatch.setattr(importer._Runner, "_create", failing)
     with pytest.raises(RuntimeError):
@@ -309,7 +309,7 @@ def test_the_command_writes_import_errors_and_sets_the_exit_code(tmp_path, monke
     rows = [*ROWS, ["9", "u", "", "2019/4/16 22:05:13", "", "城乡建设", "", "", ""]]
     path = write_csv(tmp_path / "h.csv", rows)
     with pytest.raises(SystemExit) as exited:
-        call_command("intake_import", str(path), "-q")
+        call_command("intake_import", str(path), "--workers", "0", "-q")
     assert exited.value.code == 1
     with open(tmp_path / "import-errors.csv", encoding="utf-8-sig") as handle:
         lines = list(csv.reader(handle))
@@ -318,7 +318,7 @@ def test_the_command_writes_import_errors_and_sets_the_exit_code(tmp_path, monke
     out = capsys.readouterr().out
     assert "imported 3" in out and "row 5" in out
     # a second run: nothing to add, nothing wrong
-    call_command("intake_import", str(path), "-q")
+    call_command("intake_import", str(path), "--workers", "0", "-q")
     assert "already imported" in capsys.readouterr().out
 
 
@@ -326,12 +326,12 @@ def test_the_command_refuses_a_bad_file_with_exit_code_2(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path = write_csv(tmp_path / "numbers.csv", [["1", "2"]], header=["金额", "数量"])
     with pytest.raises(CommandError) as caught:
-        call_command("intake_import", str(path), "-q")
+        call_command("intake_import", str(path), "--workers", "0", "-q")
     assert caught.value.returncode == 2 and "金额" in str(caught.value)
     bad_mapping = tmp_path / "m.toml"
     bad_mapping.write_text("[columns]\nnot_a_field = 'x'\n", encoding="utf-8")
     with pytest.raises(CommandError) as caught:
-        call_command("intake_import", str(path), "--mapping", str(bad_mapping), "-q")
+        call_command("intake_import", str(path), "--mapping", str(bad_mapping), "--workers", "0", "-q")
     assert caught.value.returncode == 2 and "not_a_field" in str(caught.value)
 
 
@@ -345,3 +345,32 @@ def test_minyi_import_is_the_command(tmp_path, monkeypatch):
     )
     cli.main(["minyi", "import", "a.csv", "--dry-run"])
     assert seen["argv"][:3] == ["minyi", "intake_import", "a.csv"]
+
+
+def test_hostile_cells_are_kept_as_written_and_triaged(tmp_path):
+    hostile = [
+        ["h1", "u", "<script>alert('x')</script>", "2019/4/16 22:05:13", "'; DROP TABLE cases_case; --", "城乡建设", "", "", ""],
+        ["h2", "u", "控制\x07字符\u202e反向\u200b零宽", "2019/4/16 22:05:13", "内容\x00含空字节\ufeff", "城乡建设", "", "", ""],
+        ["h3", "u", "=HYPERLINK(\"http://x\")", "2019/4/16 22:05:13", "+cmd|' /C calc'!A0", "城乡建设", "", "", ""],
+        ["h4", "u", "太长", "2019/4/16 22:05:13", "长" * 100_001, "城乡建设", "", "", ""],
+    ]  # fmt: skip
+    report = run(write_csv(tmp_path / "hostile.csv", hostile))
+    assert report.imported == 3 and [r for r, _c, _w in report.issues] == [5]  # the oversized one
+    assert Case.objects.get(external_number="h1").title == "<script>alert('x')</script>"
+    assert Case.objects.get(external_number="h1").content == "'; DROP TABLE cases_case; --"
+    second = Case.objects.get(external_number="h2")
+    # the title is cleaned like a web form's (invisible and bidi characters dropped); the content keeps its
+    # text, without NUL (PostgreSQL cannot store it) and without the cell's surrounding blanks and BOM
+    assert second.title == "控制字符反向零宽"
+    assert second.content == "内容含空字节"
+    assert Case.objects.get(external_number="h3").content == "+cmd|' /C calc'!A0"
+    assert Triage.objects.filter(case__external_number__in=["h1", "h2", "h3"]).count() == 3
+
+
+def test_a_gb18030_file_declared_utf8_is_refused_whole(tmp_path):
+    path = write_csv(tmp_path / "gb.csv", ROWS, encoding="gb18030")
+    mapping = mapping_from_dict({"encoding": "utf-8"})
+    with pytest.raises(TableError) as caught:
+        run(path, mapping=mapping)
+    assert "utf-8" in str(caught.value).lower()
+    assert not Case.objects.exists()
