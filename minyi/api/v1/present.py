@@ -145,6 +145,8 @@ def case_item(case: Case, *, now: datetime) -> dict[str, Any]:
         "overdue": selectors.is_overdue(case, now),
         "needs_supervision": case.needs_supervision,
         "escalation_count": case.escalation_count,
+        "external_number": case.external_number,
+        "is_repeat": case.is_repeat,
     }
 
 
@@ -229,4 +231,70 @@ def case_detail(
             for ev in case.evaluations.order_by("created_at", "id")
         ],
         "allowed_actions": [a.value for a in policies.available_actions(actor, case)],
+        "triage": triage_view(case, actor=actor),
+    }
+
+
+def _choice(value: str, label: Any) -> dict[str, str]:
+    return {"value": value, "label": str(label)}
+
+
+def triage_view(case: Case, *, actor: policies.Actor) -> dict[str, Any] | None:
+    """What triage found (minyi.intake.triage) and each part's state; the candidates the actor may see."""
+    from minyi.intake.triage import duplicate_rows, risk_label, triage_get
+
+    triage = triage_get(case=case)
+    if triage is None:
+        return None
+    return {
+        "triaged_at": triage.triaged_at,
+        "category": {
+            "state": _choice(triage.category_state, triage.get_category_state_display()),
+            "suggested": _named(triage.category),
+            "confidence": triage.category_confidence,
+            "top": [{"code": row[0], "p": row[1]} for row in triage.category_top if len(row) > 1],
+            "classifier": triage.classifier_id,
+        },
+        "region": {
+            "state": _choice(triage.region_state, triage.get_region_state_display()),
+            "suggested": _named(triage.region),
+            "place": {"id": triage.place.pk, "name": triage.place.name} if triage.place_id else None,
+            "mentions": [m.get("text", "") for m in triage.place_matches],
+        },
+        "department": {
+            "state": _choice(triage.department_state, triage.get_department_state_display()),
+            "suggested": _named(triage.department),
+            "source": triage.department_source,
+        },
+        "pii": {
+            "state": _choice(triage.pii_state, triage.get_pii_state_display()),
+            "spans": triage.pii_spans,
+        },
+        "duplicates": {
+            "state": _choice(triage.duplicates_state, triage.get_duplicates_state_display()),
+            "candidates": [
+                {
+                    "id": row["case"].pk,
+                    "tracking_number": row["case"].tracking_number,
+                    "similarity": row["candidate"].similarity,
+                    "same_contact": row["candidate"].same_contact,
+                    "state": row["candidate"].state,
+                }
+                for row in duplicate_rows(case=case, actor=actor)
+            ],
+            "duplicate_of": case.duplicate_of.tracking_number if case.duplicate_of_id else None,
+        },
+        "risk": {
+            "state": _choice(triage.risk_state, triage.get_risk_state_display()),
+            "score": triage.risk_score,
+            "level": _choice(triage.risk_level, triage.get_risk_level_display()),
+            "reasons": [
+                {
+                    "code": r.get("code"),
+                    "label": risk_label(r.get("code", "")),
+                    "evidence": r.get("evidence", ""),
+                }
+                for r in triage.risk_reasons
+            ],
+        },
     }

@@ -166,6 +166,78 @@ class CaseItem(Schema):
     overdue: bool
     needs_supervision: bool
     escalation_count: int
+    external_number: str = Field("", description="the case's number in the system it was imported from")
+    is_repeat: bool = Field(False, description="a repeat (重复件): the same person about the same matter")
+
+
+class TriagePart(Schema):
+    state: Choice
+
+
+class TriageCategory(TriagePart):
+    suggested: Named | None
+    confidence: float | None
+    top: list[dict[str, Any]]
+    classifier: int | None
+
+
+class TriageRegion(TriagePart):
+    suggested: Named | None
+    place: Named | None
+    mentions: list[str]
+
+
+class TriageDepartment(TriagePart):
+    suggested: Named | None
+    source: str = Field(description="rule, history, staff or none")
+
+
+class TriagePii(TriagePart):
+    spans: dict[str, list[list[Any]]] = Field(
+        description="field -> [[kind, start, end]]: offsets, never values"
+    )
+
+
+class TriageDuplicate(Schema):
+    id: int
+    tracking_number: str
+    similarity: float
+    same_contact: bool
+    state: str
+
+
+class TriageDuplicates(TriagePart):
+    candidates: list[TriageDuplicate]
+    duplicate_of: str | None
+
+
+class TriageRisk(TriagePart):
+    score: int
+    level: Choice
+    reasons: list[dict[str, Any]]
+
+
+class TriageOut(Schema):
+    triaged_at: datetime
+    category: TriageCategory
+    region: TriageRegion
+    department: TriageDepartment
+    pii: TriagePii
+    duplicates: TriageDuplicates
+    risk: TriageRisk
+
+
+class TriageReviewIn(Schema):
+    decision: str = Field(description="accept or correct")
+    category: int | None = None
+    region: int | None = None
+    department: int | None = None
+    risk_level: str | None = None
+    drop_spans: list[str] = Field(default_factory=list, description='pii spans to drop, as "field:index"')
+    add_phrases: list[str] = Field(default_factory=list, description="pii: more text to mask")
+    dismiss: list[int] = Field(default_factory=list, description="duplicates: candidate case ids")
+    repeat: bool | None = None
+    note: str = ""
 
 
 class CaseListOut(Schema):
@@ -245,6 +317,9 @@ class CaseDetailOut(CaseItem):
     timeline: list[StaffEvent]
     evaluations: list[StaffEvaluation]
     allowed_actions: list[str]
+    triage: TriageOut | None = Field(
+        None, description="what triage found on arrival, and each part's review state"
+    )
 
 
 class ActionIn(Schema):

@@ -22,6 +22,7 @@ from minyi.api.v1.schemas import (
     ErrorOut,
     TokenIn,
     TokenOut,
+    TriageReviewIn,
 )
 from minyi.cases import selectors
 from minyi.cases.services import case_transition
@@ -153,4 +154,38 @@ def act_on_case(request: HttpRequest, case_id: int, action: str, payload: Action
         # The action took the case out of the caller's sight (an intake officer declining or referring,
         # a dispatcher merging): they did it, so they see its outcome once, with no further actions.
         case = changed
+    return case_detail(case, actor=actor, now=timezone.now())
+
+
+@router.post(
+    "/cases/{case_id}/triage/{part}",
+    response={200: CaseDetailOut, **_ERRORS},
+    url_name="case_triage_review",
+    summary="Accept or correct one part of the case's triage",
+)
+def review_triage(request: HttpRequest, case_id: int, part: str, payload: TriageReviewIn):
+    """`part` is category, region, department, pii, duplicates or risk; `decision` is accept or correct, and a
+    correction gives the fields of its part (docs/triage.md). Each decision is a `triage_review` event."""
+    from minyi.intake.review import Correction, triage_review
+
+    actor = staff_actor(request)
+    case = selectors.case_get_for_user(user=actor, case_id=case_id)
+    triage_review(
+        case_id=case.pk,
+        actor=actor,
+        part=part,
+        decision=payload.decision,
+        correction=Correction(
+            category=payload.category,
+            region=payload.region,
+            department=payload.department,
+            risk_level=payload.risk_level,
+            drop_spans=payload.drop_spans[:100],
+            add_phrases=payload.add_phrases[:100],
+            dismiss=payload.dismiss[:100],
+            repeat=payload.repeat,
+        ),
+        note=payload.note,
+    )
+    case = selectors.case_get_for_user(user=actor, case_id=case_id)
     return case_detail(case, actor=actor, now=timezone.now())
