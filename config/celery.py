@@ -23,6 +23,21 @@ app.conf.beat_schedule = {
         "schedule": 60 * 60,
         "args": ("minyi.cases.services.cases_close_unrated", {}),
     },
+    "intake-triage-pending": {
+        "task": "minyi.run",
+        "schedule": 5 * 60,
+        "args": ("minyi.intake.triage.triage_pending", {}),
+    },
+    "intake-resume-imports": {
+        "task": "minyi.run",
+        "schedule": 5 * 60,
+        "args": ("minyi.intake.importer.imports_resume", {}),
+    },
+    "intake-routing-history": {
+        "task": "minyi.run",
+        "schedule": 24 * 60 * 60,
+        "args": ("minyi.intake.triage.routing_history_refresh", {}),
+    },
     "intake-purge-idempotency": {
         "task": "minyi.run",
         "schedule": 60 * 60,

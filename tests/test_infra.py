@@ -288,6 +288,8 @@ def test_systemd_units_run_the_shipped_configuration():
         ("mark-overdue", "cases_mark_overdue"),
         ("close-unrated", "cases_close_unrated"),
         ("purge-idempotency", "intake_purge_idempotency"),
+        ("triage-pending", "intake_triage_pending"),
+        ("routing-history", "intake_routing_history"),
     ]:
         assert command in get_commands(), f"{command} is not a management command"
         assert f"/.venv/bin/minyi {command}\n" in units[f"minyi-{job}.service"]
