@@ -87,7 +87,12 @@ def staff_nav(request: HttpRequest) -> dict[str, Any]:
     actor = policies.actor_for_user(request.user)
     unread = notify.unread_count(user=request.user)
     roles = [Role(r).label for r in Role.values if r in actor.roles]
-    return {"unread": unread, "can_log": policies.can_log_appeal(actor), "role_labels": roles}
+    return {
+        "unread": unread,
+        "can_log": policies.can_log_appeal(actor),
+        "can_import": policies.can_import(actor),
+        "role_labels": roles,
+    }
 
 
 def render_staff(

@@ -18,7 +18,9 @@ urlpatterns = [
         staff_views.triage_merge_view,
         name="triage_merge",
     ),
-    path("staff/cases/<int:case_id>/triage/<slug:part>/", staff_views.triage_review_view, name="triage_review"),
+    path(
+        "staff/cases/<int:case_id>/triage/<slug:part>/", staff_views.triage_review_view, name="triage_review"
+    ),
     path("staff/import/", staff_views.import_index, name="import_index"),
     path("staff/import/upload/", staff_views.import_index, name="import_upload"),
     path("staff/import/<int:job_id>/", staff_views.import_preview, name="import_preview"),
