@@ -320,6 +320,8 @@ def tune(admin_url: str, *, on: bool) -> None:
         for name, value in TUNING.items():
             conn.execute(f"ALTER SYSTEM SET {name} = '{value}'" if on else f"ALTER SYSTEM RESET {name}")
         conn.execute("SELECT pg_reload_conf()")
+    time.sleep(1)  # the reload reaches new sessions; this one keeps its settings
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         shown = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in TUNING}
     print(f"PostgreSQL settings {'for the run' if on else 'restored'}: {shown}")
 
