@@ -1001,6 +1001,7 @@ def preview(
                             "title": item.title,
                             "content": item.content[:120],
                             "status": item.status,
+                            "status_label": str(CaseStatus(item.status).label),
                             "kind": item.kind,
                             "reply": item.reply[:80],
                             "replied_at": item.replied_at,
