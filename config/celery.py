@@ -33,6 +33,11 @@ app.conf.beat_schedule = {
         "schedule": 5 * 60,
         "args": ("minyi.intake.importer.imports_resume", {}),
     },
+    "intake-build-deferred-buckets": {
+        "task": "minyi.run",
+        "schedule": 5 * 60,
+        "args": ("minyi.intake.dedupe_storage.build_deferred_buckets", {}),
+    },
     "intake-routing-history": {
         "task": "minyi.run",
         "schedule": 24 * 60 * 60,

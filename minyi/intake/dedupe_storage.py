@@ -241,12 +241,18 @@ class DatabaseStorage:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def put(self, entries: Sequence[tuple[int, bytes, Sequence[int]]]) -> None:
+    def put(
+        self, entries: Sequence[tuple[int, bytes, Sequence[int]]], *, defer_buckets: bool = False
+    ) -> None:
         """Add or replace ``(case id, signature, bucket keys)`` entries; the same id twice: the last one wins.
 
         Replaced ids lose exactly their old bucket rows (found through their stored keys).
         Raises ``TypeError`` for an id or a key that is not an integer or a signature that is not
         bytes, and ``OverflowError`` for a key outside int64, before anything is written.
+
+        ``defer_buckets`` (bulk imports): store the signatures now, marked unbucketed, and their bucket
+        rows later, all at once in key order (``build_deferred``). Until then the cases are not found by
+        ``candidates`` (the importing process keeps its own index in memory meanwhile).
         """
         if not entries:
             return
@@ -262,7 +268,35 @@ class DatabaseStorage:
             old = self._stored_keys(cursor, list(latest))
             if old:
                 self._drop(cursor, old)
-            self._insert(cursor, latest)
+            self._insert(cursor, latest, buckets=not defer_buckets)
+
+    def build_deferred(self, *, chunk: int = 100_000) -> int:
+        """Write the bucket rows that ``put(..., defer_buckets=True)`` put off, ``chunk`` cases per transaction,
+        each chunk's rows in key order: far fewer index pages touched than row by row. Idempotent; resumable
+        (a chunk commits with its cases marked bucketed). Returns how many cases it indexed."""
+        signatures, _buckets = self._tables()
+        done = 0
+        while True:
+            with transaction.atomic(using=self.using), self._connection.cursor() as cursor:
+                # two builders at once (an import finishing, the periodic sweep) take different rows
+                lock = " FOR UPDATE SKIP LOCKED" if self._postgres() else ""
+                cursor.execute(
+                    f"SELECT case_id, keys FROM {signatures} WHERE NOT bucketed ORDER BY case_id LIMIT %s{lock}",
+                    [chunk],
+                )
+                rows = cursor.fetchall()
+                if not rows:
+                    return done
+                ids = [int(case_id) for case_id, _keys in rows]
+                keys = [np.frombuffer(bytes(k), dtype="<i8").astype(np.int64) for _id, k in rows]
+                all_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+                owners = np.repeat(np.asarray(ids, dtype=np.int64), [len(k) for k in keys])
+                order = np.argsort(all_keys, kind="stable")
+                self._insert_buckets(cursor, all_keys[order], owners[order])
+                for part in _chunks(ids, self._in_chunk()):
+                    where, params = self._where_in("case_id", part)
+                    cursor.execute(f"UPDATE {signatures} SET bucketed = TRUE WHERE {where}", params)
+                done += len(ids)
 
     def delete(self, ids: Sequence[int]) -> int:
         """Remove these ids (signature and bucket rows); returns how many were stored."""
@@ -319,22 +353,50 @@ class DatabaseStorage:
             where, params = self._where_in("case_id", chunk)
             cursor.execute(f"DELETE FROM {signatures} WHERE {where}", params)
 
-    def _insert(self, cursor: Any, latest: dict[int, tuple[bytes, np.ndarray]]) -> None:
-        signatures, buckets = self._tables()
+    def _insert(
+        self, cursor: Any, latest: dict[int, tuple[bytes, np.ndarray]], *, buckets: bool = True
+    ) -> None:
+        signatures, _ = self._tables()
         case_ids = list(latest)
         keys = [k for _, k in latest.values()]
         bucket_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
         bucket_cases = np.repeat(np.asarray(case_ids, dtype=np.int64), [len(k) for k in keys])
         order = np.argsort(bucket_keys, kind="stable")  # in primary-key order: fewer pages touched
         bucket_keys, bucket_cases = bucket_keys[order], bucket_cases[order]
-        signature_rows = [(i, sig, k.tobytes()) for i, (sig, k) in latest.items()]
+        signature_rows = [(i, sig, k.tobytes(), buckets) for i, (sig, k) in latest.items()]
         if self._postgres() and len(latest) >= self.copy_min_entries:
             self._copy(
                 cursor,
-                f"COPY {signatures} (case_id, signature, keys) FROM STDIN (FORMAT BINARY)",
+                f"COPY {signatures} (case_id, signature, keys, bucketed) FROM STDIN (FORMAT BINARY)",
                 rows=signature_rows,
-                types=["int8", "bytea", "bytea"],
+                types=["int8", "bytea", "bytea", "bool"],
             )
+        elif self._postgres():
+            cursor.execute(
+                f"INSERT INTO {signatures} (case_id, signature, keys, bucketed) "
+                "SELECT *, %s FROM unnest(%s::bigint[], %s::bytea[], %s::bytea[])",
+                [
+                    buckets,
+                    _bigint_array(case_ids),
+                    [r[1] for r in signature_rows],
+                    [r[2] for r in signature_rows],
+                ],
+            )
+        else:
+            for chunk in _chunks(signature_rows, _ROWS_PER_WRITE):
+                cursor.executemany(
+                    f"INSERT INTO {signatures} (case_id, signature, keys, bucketed) VALUES (%s, %s, %s, %s)",
+                    list(chunk),
+                )
+        if buckets:
+            self._insert_buckets(cursor, bucket_keys, bucket_cases)
+
+    def _insert_buckets(self, cursor: Any, bucket_keys: np.ndarray, bucket_cases: np.ndarray) -> None:
+        """(key, case) rows, given in key order."""
+        _, buckets = self._tables()
+        if not len(bucket_keys):
+            return
+        if self._postgres() and len(bucket_keys) >= self.copy_min_entries:
             for start in range(0, len(bucket_keys), _ROWS_PER_WRITE):
                 end = start + _ROWS_PER_WRITE
                 self._copy(
@@ -344,27 +406,13 @@ class DatabaseStorage:
                 )
         elif self._postgres():
             cursor.execute(
-                f"INSERT INTO {signatures} (case_id, signature, keys) "
-                "SELECT * FROM unnest(%s::bigint[], %s::bytea[], %s::bytea[])",
-                [_bigint_array(case_ids), [r[1] for r in signature_rows], [r[2] for r in signature_rows]],
+                f"INSERT INTO {buckets} (key, case_id) SELECT * FROM unnest(%s::bigint[], %s::bigint[])",
+                [_bigint_array(bucket_keys.tolist()), _bigint_array(bucket_cases.tolist())],
             )
-            if len(bucket_keys):
-                cursor.execute(
-                    f"INSERT INTO {buckets} (key, case_id) SELECT * FROM unnest(%s::bigint[], %s::bigint[])",
-                    [_bigint_array(bucket_keys.tolist()), _bigint_array(bucket_cases.tolist())],
-                )
         else:
-            for chunk in _chunks(signature_rows, _ROWS_PER_WRITE):
-                cursor.executemany(
-                    f"INSERT INTO {signatures} (case_id, signature, keys) VALUES (%s, %s, %s)",
-                    list(chunk),
-                )
             pairs = list(zip(bucket_keys.tolist(), bucket_cases.tolist(), strict=True))
             for chunk in _chunks(pairs, _ROWS_PER_WRITE):
-                cursor.executemany(
-                    f"INSERT INTO {buckets} (key, case_id) VALUES (%s, %s)",
-                    list(chunk),
-                )
+                cursor.executemany(f"INSERT INTO {buckets} (key, case_id) VALUES (%s, %s)", list(chunk))
 
     @staticmethod
     def _copy(
@@ -448,3 +496,8 @@ def case_index(*, threshold: float | None = None) -> DuplicateIndex:
 def case_index_text(title: str, content: str) -> str:
     """The text the case index keeps for a case: its title, a newline, its content."""
     return f"{title or ''}\n{content or ''}"
+
+
+def build_deferred_buckets() -> int:
+    """The bucket rows that imports put off, written now (DatabaseStorage.build_deferred); the periodic job."""
+    return DatabaseStorage().build_deferred()

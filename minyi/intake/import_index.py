@@ -5,6 +5,8 @@ on arrival (well under a millisecond) but dominates an import of a million rows,
 import loads the signatures already stored (with their bucket keys, stored beside them) into an
 ``InMemoryStorage`` when it starts, writes every new row to both, and asks only memory. What it finds is the
 same as what the database index would find, except cases submitted by other processes while the import runs.
+The database gets the signatures with each batch and the bucket rows at the end, all at once in key order
+(``DatabaseStorage.build_deferred``), so that other processes find the imported cases once the import is done.
 
 Memory: about 1.2 KB an indexed case (the 512-byte signature, 42 bucket keys and their rows); a million cases
 take about 1.2 GB. Loading them streams the table in chunks.
@@ -56,7 +58,8 @@ class MirroredStorage:
         self.memory.set_meta(meta)
 
     def put(self, entries: Sequence[tuple[int, bytes, Sequence[int]]]) -> None:
-        self.database.put(entries)
+        # the database's bucket rows wait for build_deferred() at the end of the import, written in key order
+        self.database.put(entries, defer_buckets=True)
         self.memory.put(entries)
 
     def delete(self, ids: Sequence[int]) -> int:

@@ -218,10 +218,18 @@ class DuplicateSignature(models.Model):
     case_id = models.BigIntegerField(primary_key=True)
     signature = models.BinaryField()
     keys = models.BinaryField(help_text="the case's bucket keys (little-endian int64), to remove it again")
+    bucketed = models.BooleanField(
+        default=True, help_text="False while a bulk import has put off writing the case's bucket rows"
+    )
 
     class Meta:
         verbose_name = _("重复索引签名")
         verbose_name_plural = _("重复索引签名")
+        indexes = [
+            models.Index(
+                fields=["case_id"], condition=models.Q(bucketed=False), name="dup_signature_unbucketed"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.case_id}"

@@ -368,10 +368,11 @@ def import_start(request: HttpRequest, job_id: int) -> HttpResponse:
     from minyi.core.tasks import enqueue
 
     job = _job_or_404(job_id)
-    if job.status == ImportJob.Status.PENDING:
-        ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PENDING).update(
-            heartbeat_at=timezone.now()
-        )
+    # one start per job, however often the button is pressed: only the request that moves it on enqueues it
+    started = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PENDING).update(
+        status=ImportJob.Status.RUNNING, heartbeat_at=timezone.now()
+    )  # not-a-case-status
+    if started:
         enqueue("minyi.intake.importer.run_job", background=True, job_id=job.pk)
         logger.info("import job %s started by user %s", job.pk, request.user.pk)
     return redirect("intake:import_progress", job_id=job.pk)

@@ -273,6 +273,7 @@ class CaseFacts:
     department_id: int | None = None
     logged_by_staff: bool = False
     historical: dict[str, bool] = field(default_factory=dict)  # part -> the history gave it (imports)
+    contact_keys: frozenset[str] | None = None  # contact_keys() of the case when the caller knows them
 
 
 def _no_stage(_name: str) -> contextlib.AbstractContextManager:
@@ -286,11 +287,13 @@ def record(
     now: datetime | None = None,
     stage: Callable[[str], contextlib.AbstractContextManager] = _no_stage,
     index: DuplicateIndex | None = None,
+    known_contacts: dict[int, frozenset[str] | set[str]] | None = None,
 ) -> list[Recorded]:
     """Find duplicates and repeats, suggest departments, and write the Triage and DuplicateCandidate rows of a
     batch of cases (which must exist). Returns what to change on each case; applying it is the caller's step.
     Must run inside the caller's transaction; a constant number of queries per batch, plus the rule lookups of
-    each distinct (category, region) pair."""
+    each distinct (category, region) pair. `known_contacts` (a bulk import's memory of the cases it has seen:
+    case id -> contact keys) is read and extended, so that only cases it does not know are looked up."""
     from minyi.intake.dedupe_storage import case_index
 
     now = now or timezone.now()
@@ -306,14 +309,20 @@ def record(
         [(cid, sim) for cid, sim in hits if cid < case_id][:MAX_CANDIDATES]
         for case_id, hits in zip(ids, found, strict=True)
     ]
-    involved = set(ids) | {cid for hits in found for cid, _sim in hits}
     with stage("contacts"):
-        contacts = _contacts_of(involved)
-    repeat_roots = dict(
-        Case.objects.filter(
-            pk__in={cid for hits in found for cid, _ in hits}, duplicate_of__isnull=False
-        ).values_list("pk", "duplicate_of_id")
-    )
+        contacts = dict(known_contacts) if known_contacts is not None else {}
+        for f in facts:
+            if f.contact_keys is not None:
+                contacts[f.case_id] = f.contact_keys
+        # only cases with a contact can have a repeat: ask the database for their candidates' contacts
+        wanted = {f.case_id for f in facts if f.contact_keys is None}
+        for f, hits in zip(facts, found, strict=True):
+            if f.contact_keys is None or f.contact_keys:
+                wanted.update(cid for cid, _sim in hits)
+        wanted -= contacts.keys()
+        contacts.update(_contacts_of(wanted))
+        if known_contacts is not None:
+            known_contacts.update({i: contacts[i] for i in wanted | {f.case_id for f in facts}})
     suggestions: dict[tuple[int | None, int | None], routing.DepartmentSuggestion] = {}
     out = []
     for f, a, hits in zip(facts, analyses, found, strict=True):
@@ -379,8 +388,16 @@ def record(
         if same:
             first = min(same, key=lambda c: c.candidate_id)
             changes["is_repeat"] = True
-            changes["duplicate_of_id"] = repeat_roots.get(first.candidate_id, first.candidate_id)
+            changes["duplicate_of_id"] = first.candidate_id
         out.append(Recorded(triage=triage, candidates=candidates, changes=changes))
+    # a repeat points at the first case of its chain: the root of the earlier case, if that was a repeat too
+    firsts = {r.changes["duplicate_of_id"] for r in out if "duplicate_of_id" in r.changes}
+    roots = dict(
+        Case.objects.filter(pk__in=firsts, duplicate_of__isnull=False).values_list("pk", "duplicate_of_id")
+    ) if firsts else {}  # fmt: skip
+    for r in out:
+        if r.changes.get("duplicate_of_id") in roots:
+            r.changes["duplicate_of_id"] = roots[r.changes["duplicate_of_id"]]
     with stage("triage-rows"):
         Triage.objects.filter(case_id__in=ids).delete()
         bulk_insert([r.triage for r in out])

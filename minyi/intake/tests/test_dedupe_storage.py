@@ -404,8 +404,8 @@ def test_a_put_that_fails_halfway_changes_nothing_even_in_autocommit(path, monke
     before = (row_counts(), stored_pairs(), storage.signatures(list(range(60))))
     insert = DatabaseStorage._insert
 
-    def insert_then_die(self, cursor, latest):
-        insert(self, cursor, latest)  # old rows deleted, new ones written: then the process dies
+    def insert_then_die(self, cursor, latest, **kwargs):
+        insert(self, cursor, latest, **kwargs)  # old rows deleted, new ones written: then the process dies
         raise RuntimeError("killed")
 
     monkeypatch.setattr(DatabaseStorage, "_insert", insert_then_die)
@@ -459,3 +459,27 @@ def test_query_many_of_100_texts_costs_a_few_queries(db_storage, django_assert_m
     with django_assert_max_num_queries(expected):
         results = index.query_many(queries)
     assert sum(bool(r) for r in results) >= 90
+
+
+def test_deferred_buckets_are_written_later_in_one_pass():
+    """put(defer_buckets=True) stores the signatures at once and the bucket rows on build_deferred(): the cases
+    are found only then, exactly as if they had been put the ordinary way; building again changes nothing."""
+    index = DuplicateIndex(storage=DatabaseStorage())
+    ordinary = DuplicateIndex(storage=InMemoryStorage())
+    texts = [
+        f"第{i}号楼电梯停运已经{i % 9 + 2}天，物业公司一直不来维修，老人上下楼非常困难。" for i in range(60)
+    ]
+    sigs = index.signatures(texts)
+    keys = index._bucket_keys(sigs)
+    entries = [(i + 1, sigs[i].tobytes(), keys[i].tolist()) for i in range(len(texts))]
+    index.storage.put(entries, defer_buckets=True)
+    ordinary.storage.put(entries)
+    assert DuplicateSignature.objects.filter(bucketed=False).count() == 60
+    assert not DuplicateBucket.objects.exists()
+    assert index.query(texts[0]) == []  # not findable yet
+    assert index.storage.build_deferred(chunk=25) == 60  # in three chunks
+    assert not DuplicateSignature.objects.filter(bucketed=False).exists()
+    assert DuplicateBucket.objects.count() == sum(len(set(k)) for _i, _s, k in entries)
+    for text in texts[:10]:
+        assert index.query(text) == ordinary.query(text)
+    assert index.storage.build_deferred() == 0

@@ -162,6 +162,9 @@ def test_kill_minus_nine_halfway_then_a_rerun_finishes_with_no_row_lost_or_doubl
                          "FROM cases_case") == [(ROWS, ROWS, ROWS)]  # fmt: skip
     assert scratch.query("SELECT count(*) FROM intake_importrow") == [(ROWS,)]
     assert scratch.query("SELECT count(*) FROM intake_triage") == [(ROWS,)]
+    # the duplicate index's bucket rows, put off during the import, were written at its end
+    assert scratch.query("SELECT count(*) FROM intake_duplicatesignature WHERE NOT bucketed") == [(0,)]
+    assert scratch.query("SELECT count(DISTINCT case_id) FROM intake_duplicatebucket") == [(ROWS,)]
     assert scratch.query("SELECT count(*) FROM cases_caseevent WHERE action = 'import'") == [(ROWS,)]
     assert scratch.query("SELECT status, imported FROM intake_importjob") == [("finished", ROWS)]
     # and once more: nothing to add

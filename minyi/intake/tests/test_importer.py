@@ -374,3 +374,16 @@ def test_a_gb18030_file_declared_utf8_is_refused_whole(tmp_path):
         run(path, mapping=mapping)
     assert "utf-8" in str(caught.value).lower()
     assert not Case.objects.exists()
+
+
+def test_after_an_import_live_cases_find_the_imported_ones_as_duplicates(history, org):
+    from minyi.cases.tests.factories import create_case
+    from minyi.intake.models import DuplicateCandidate, DuplicateSignature
+    from minyi.intake.triage import triage_case
+
+    run(history)
+    assert not DuplicateSignature.objects.filter(bucketed=False).exists()  # written at the end of the import
+    live = create_case(title="小区电梯停运", content="3号楼电梯停运两周，老人上下楼困难。")
+    triage_case(case_id=live.pk)
+    imported = Case.objects.get(external_number="1001")
+    assert DuplicateCandidate.objects.filter(case=live, candidate=imported).exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from minyi.intake.dedupe_storage import DatabaseStorage
 from minyi.intake.importer import imports_resume
 from minyi.intake.models import ImportJob
 from minyi.intake.triage import triage_pending
@@ -33,4 +34,7 @@ class Command(BaseCommand):
             return
         count = triage_pending(limit=max(1, limit))
         resumed = imports_resume(background=False)  # this process ends when it returns: run them here
-        self.stdout.write(f"triaged {count} case(s); resumed {resumed} import job(s)")
+        indexed = DatabaseStorage().build_deferred()  # bucket rows an abandoned import left unwritten
+        self.stdout.write(
+            f"triaged {count} case(s); resumed {resumed} import job(s); indexed {indexed} case(s)"
+        )
