@@ -137,3 +137,34 @@ def is_due_soon(case: Case, now: datetime | None = None) -> bool:
 def is_overdue(case: Case, now: datetime | None = None) -> bool:
     now = now or timezone.now()
     return bool(case.due_at and case.status in workflow.CLOCK_RUNNING and case.due_at < now)
+
+
+def followed_case(*, case: Case) -> dict | None:
+    """For a case merged into another (并案): what the person behind it may see of the main case, which they follow
+    from then on — its number, status, department, times and sent replies with personal data masked. Never the
+    other person's own words (the main case's title and content)."""
+    from minyi.text.pii import mask_pii
+
+    if case.merged_into_id is None:
+        return None
+    main = Case.objects.select_related("department").filter(pk=case.merged_into_id).first()
+    if main is None:
+        return None
+    return {
+        "tracking_number": main.tracking_number,
+        "status": main.status,
+        "status_label": workflow.CaseStatus(main.status).label,
+        "department": main.department.name if main.department_id else None,
+        "replied_at": main.replied_at,
+        "closed_at": main.closed_at,
+        "replies": [
+            {
+                "text": mask_pii(reply.text),
+                "department": reply.department.name if reply.department_id else None,
+                "sent_at": reply.sent_at,
+                "created_at": reply.created_at,
+                "state": reply.state,
+            }
+            for reply in case_replies(case=main, public=True)
+        ],
+    }

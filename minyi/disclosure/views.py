@@ -104,6 +104,7 @@ def _case_context(
         "events": event_rows(selectors.case_timeline(case=case, public=True), public=True),
         "actions": {a["name"]: a for a in actions},
         "error": error,
+        "followed": selectors.followed_case(case=case),
     }
 
 

@@ -101,3 +101,20 @@ def test_citizen_action_bodies_are_validated(api):
     bad = api.client.post(url, data=gb.encode("big5"), content_type="application/json")
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_encoding"
     assert [e["action"] for e in api.track(appeal)["history"]][-1] == "assign"
+
+
+def test_a_merged_appeal_shows_the_main_case_it_follows(api):
+    main = api.submit(title="和平路积水")
+    dup = api.submit(title="和平路积水严重")
+    api.act("dispatcher", dup.id, "merge", note="同一事项", data={"into": main.tracking_number})
+    api.act("intake", main.id, "accept")
+    api.act("dispatcher", main.id, "assign", data={"department": api.org.dept_a.pk})
+    api.act("handler", main.id, "start")
+    api.act("handler", main.id, "reply", data={"text": "已疏通排水管道，联系人电话13800001111。"})
+    body = api.track(dup)
+    assert body["status"]["value"] == "merged"
+    followed = body["merged_into"]
+    assert followed["tracking_number"] == main.tracking_number
+    assert followed["status"]["value"] == "replied"
+    assert followed["replies"][0]["text"].startswith("已疏通排水管道") and "13800001111" not in str(followed)
+    assert api.track(main)["merged_into"] is None

@@ -116,6 +116,22 @@ def public_view(case: Case, *, now: datetime) -> dict[str, Any]:
         "evaluation": evaluation,
         "review_request_until": review_until,
         "actions": actions,
+        "merged_into": _followed(case),
+    }
+
+
+def _followed(case: Case) -> dict[str, Any] | None:
+    """The main case a merged case follows (selectors.followed_case), in the API's shape."""
+    followed = selectors.followed_case(case=case)
+    if followed is None:
+        return None
+    return {
+        "tracking_number": followed["tracking_number"],
+        "status": status_choice(followed["status"]),
+        "department": followed["department"],
+        "replied_at": followed["replied_at"],
+        "closed_at": followed["closed_at"],
+        "replies": followed["replies"],
     }
 
 

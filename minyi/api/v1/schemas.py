@@ -92,6 +92,15 @@ class PublicEvaluation(Schema):
     due_at: datetime | None = None
 
 
+class FollowedCase(Schema):
+    tracking_number: str
+    status: Choice
+    department: str | None
+    replied_at: datetime | None
+    closed_at: datetime | None
+    replies: list[PublicReply] = Field(description="personal data masked")
+
+
 class AppealPublicOut(Schema):
     tracking_number: str
     status: Choice
@@ -108,6 +117,9 @@ class AppealPublicOut(Schema):
     review_request_until: datetime | None
     actions: list[str] = Field(
         ..., description="what the citizen may do now: evaluate, add_info, request_review"
+    )
+    merged_into: FollowedCase | None = Field(
+        None, description="a merged case (并案): the main case it follows, its status and masked replies"
     )
 
 

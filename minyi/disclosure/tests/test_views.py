@@ -271,3 +271,23 @@ def test_added_information_that_is_not_utf8_is_refused(org):
     assert response.status_code == 400
     assert "UTF-8" in text_of(response)
     assert not CaseEvent.objects.filter(case=case, action="add_info").exists()
+
+
+def test_a_merged_case_follows_its_main_case(org):
+    """并案: the person behind the merged case sees the main case's progress and its replies, masked, but never
+    the other person's own words."""
+    start = timezone.now() - timedelta(hours=12)
+    main = submit(now=start, title="和平路积水", content="和平路下雨积水严重，我是王五，电话13912345678。")
+    dup = submit(now=start, title="和平路积水严重", content="和平路一下雨就积水，出行困难。")
+    act(dup.case, "merge", org.dispatcher, note="同一事项", data={"into": main.case.pk}, now=start)
+    drive(main.case, CaseStatus.REPLIED, org, now=start)
+    main_reply = main.case.replies.get()
+    main_reply.text = "已疏通和平路排水管道。如仍有问题请联系13800001111。"
+    main_reply.save(update_fields=["text"])
+    page = text_of(proved_client(dup).get(track_case_url(dup.tracking_number)))
+    assert "并案办理进度" in page and main.tracking_number in page
+    assert "已答复" in page and "已疏通和平路排水管道" in page
+    assert "13800001111" not in page  # the reply's personal data masked for the follower
+    assert "王五" not in page and "13912345678" not in page  # nothing of the other person's own appeal
+    # the main case's own person sees the reply as it was sent
+    assert "13800001111" in text_of(proved_client(main).get(track_case_url(main.tracking_number)))
