@@ -1090,7 +1090,7 @@ def run_job(*, job_id: int) -> None:
     from minyi.accounts.models import User
 
     actor = User.objects.filter(pk=job.created_by_id).first()
-    with _local_copy(job) as path:
+    with local_copy(job) as path:
         try:
             import_file(
                 path,
@@ -1108,7 +1108,7 @@ def run_job(*, job_id: int) -> None:
 
 
 @contextlib.contextmanager
-def _local_copy(job: ImportJob) -> Iterator[str]:
+def local_copy(job: ImportJob) -> Iterator[str]:
     """A local path of the job's stored file (the storage may be remote)."""
     try:
         local = job.file.path

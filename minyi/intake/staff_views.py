@@ -21,10 +21,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from minyi.cases import policies
+from minyi.cases import policies, workflow
 from minyi.cases.models import Case
 from minyi.cases.views import get_case_or_404, is_htmx, render_staff, staff_required, status_label
 from minyi.cases.workflow import CaseAction
@@ -39,12 +40,12 @@ from minyi.text.tabular import TableError
 logger = logging.getLogger(__name__)
 
 PART_LABELS = {
-    "category": _("分类"),
-    "region": _("区域与地点"),
-    "department": _("建议承办部门"),
-    "pii": _("个人信息"),
-    "duplicates": _("疑似重复"),
-    "risk": _("风险研判"),
+    "category": gettext_lazy("分类"),
+    "region": gettext_lazy("区域与地点"),
+    "department": gettext_lazy("建议承办部门"),
+    "pii": gettext_lazy("个人信息"),
+    "duplicates": gettext_lazy("疑似重复"),
+    "risk": gettext_lazy("风险研判"),
 }
 
 
@@ -112,7 +113,7 @@ def _panel_context(request: HttpRequest, case: Case, *, error: DomainError | Non
                     **d,
                     "status_label": status_label(d["case"].status),
                     "similarity_pct": round(d["candidate"].similarity * 100),
-                    "mergeable": d["case"].status not in policies.workflow.FINAL_STATES
+                    "mergeable": d["case"].status not in workflow.FINAL_STATES
                     and not d["case"].merged_into_id,
                 }
                 for d in duplicates
@@ -291,7 +292,7 @@ def import_index(request: HttpRequest) -> HttpResponse:
                     source=form.cleaned_data.get("source") or "",
                     create_missing=form.cleaned_data.get("create_missing", True),
                 )
-                with importer._local_copy(job) as path:
+                with importer.local_copy(job) as path:
                     try:
                         importer.preview(path, limit=1)
                     except TableError as exc:
@@ -300,7 +301,6 @@ def import_index(request: HttpRequest) -> HttpResponse:
                         form.add_error(
                             "file", _("无法作为表格读取：%(reason)s") % {"reason": _file_reason(exc)}
                         )
-                        status = 400
                     else:
                         return redirect("intake:import_preview", job_id=job.pk)
         status = 400
@@ -332,7 +332,7 @@ def import_preview(request: HttpRequest, job_id: int) -> HttpResponse:
         return redirect("intake:import_progress", job_id=job.pk)
     status = 200
     error = ""
-    with importer._local_copy(job) as path:
+    with importer.local_copy(job) as path:
         try:
             shown = importer.preview(path, mapping=_mapping_of(job))
         except TableError as exc:

@@ -138,7 +138,7 @@ def _classify(
     return version_id, out
 
 
-_taught: set[int] = set()
+_taught: list = []  # the gazetteer whose names the segmenter knows (held, so it is never mistaken for another)
 _taught_lock = threading.Lock()
 
 
@@ -146,9 +146,9 @@ def _gazetteer():
     """The gazetteer, with its names taught to the segmenter once per build (so that an estate's name stays one
     token: 阳光花园, not 阳光 / 花园)."""
     gazetteer = routing.gazetteer()
-    if id(gazetteer) not in _taught:
+    if not _taught or _taught[0] is not gazetteer:
         with _taught_lock:
-            if id(gazetteer) not in _taught:
+            if not _taught or _taught[0] is not gazetteer:
                 # full names and explicit aliases only: automatic stems (江北 of 江北区) would split other words
                 names = {
                     normalize(name)
@@ -157,8 +157,7 @@ def _gazetteer():
                     if len(name) >= 3
                 }
                 default_segmenter().add_words(sorted(names))
-                _taught.clear()
-                _taught.add(id(gazetteer))
+                _taught[:] = [gazetteer]
     return gazetteer
 
 
