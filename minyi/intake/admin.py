@@ -265,6 +265,13 @@ class ClassifierSwitchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 # ---------------------------------------------------------------------------------------------- triage, import
 
 
+def _visible(request):
+    """The ids of the cases the signed-in user may see (the admin lists nothing else of theirs)."""
+    from minyi.cases import policies
+
+    return policies.visible_cases(request.user).values("pk")
+
+
 @admin.register(Triage)
 class TriageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """What triage found, case by case (read-only: staff review it on the case page). Lists only the cases the
@@ -287,10 +294,12 @@ class TriageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "triaged_at"
 
     def get_queryset(self, request):
-        from minyi.cases import policies
-
-        visible = policies.visible_cases(request.user).values("pk")
-        return super().get_queryset(request).filter(case_id__in=visible).defer("normalized_text", "tokens")
+        return (
+            super()
+            .get_queryset(request)
+            .filter(case_id__in=_visible(request))
+            .defer("normalized_text", "tokens")
+        )
 
 
 class ImportIssueInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -329,7 +338,5 @@ class DuplicateCandidateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("case__tracking_number", "candidate__tracking_number")
 
     def get_queryset(self, request):
-        from minyi.cases import policies
-
-        visible = policies.visible_cases(request.user).values("pk")
+        visible = _visible(request)
         return super().get_queryset(request).filter(case_id__in=visible, candidate_id__in=visible)

@@ -247,32 +247,39 @@ class _Resolver:
             code = f"{stem}-{digest}{n}"
         return code
 
-    def category(self, name: str, column: str) -> int | None:
+    def _named(
+        self, model, name: str, column: str, *, cache: dict, pending: set, created: list, what: str, code
+    ):
+        """The id of the `model` row whose code or name is `name` (cached); created when missing and allowed
+        (a dry run only counts it); RowProblem when missing and not created."""
         if not name:
             return None
-        if name in self.categories:
-            cached = self.categories[name]
-            if cached is None and name not in self._pending_categories:
-                raise RowProblem(column, _("分类“%(name)s”不存在。") % {"name": name[:40]})
-            return cached
-        found = (
-            Category.objects.filter(code=name).values_list("pk", flat=True).first()
-            or Category.objects.filter(name=name)
-            .order_by("depth", "path")
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if found is None and self.create_missing and len(name) <= 100:
-            if self.dry_run:
-                self._pending_categories.add(name)
-                self.created_categories.append(name)
-            else:
-                found = Category.objects.create(name=name, code=self._code("cat", name, Category, 60)).pk
-                self.created_categories.append(name)
-        self.categories[name] = found
-        if found is None and name not in self._pending_categories:
-            raise RowProblem(column, _("分类“%(name)s”不存在。") % {"name": name[:40]})
+        if name in cache:
+            found = cache[name]
+        else:
+            found = (
+                model.objects.filter(code=name).values_list("pk", flat=True).first()
+                or model.objects.filter(name=name)
+                .order_by("depth", "path")
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if found is None and self.create_missing and len(name) <= 100:
+                created.append(name)
+                if self.dry_run:
+                    pending.add(name)
+                else:
+                    found = model.objects.create(name=name, code=code(name)).pk
+            cache[name] = found
+        if found is None and name not in pending:
+            raise RowProblem(column, _("%(what)s“%(name)s”不存在。") % {"what": what, "name": name[:40]})
         return found
+
+    def category(self, name: str, column: str) -> int | None:
+        return self._named(
+            Category, name, column, cache=self.categories, pending=self._pending_categories,
+            created=self.created_categories, what=_("分类"), code=lambda n: self._code("cat", n, Category, 60),
+        )  # fmt: skip
 
     def subcategory(self, parent_id: int | None, name: str) -> int | None:
         if not name or parent_id is None:
@@ -292,28 +299,11 @@ class _Resolver:
         return self.subcategories[key]
 
     def department(self, name: str, column: str) -> int | None:
-        if not name:
-            return None
-        if name in self.departments:
-            cached = self.departments[name]
-            if cached is None and name not in self._pending_departments:
-                raise RowProblem(column, _("部门“%(name)s”不存在。") % {"name": name[:40]})
-            return cached
-        found = (
-            Department.objects.filter(code=name).values_list("pk", flat=True).first()
-            or Department.objects.filter(name=name).order_by("depth").values_list("pk", flat=True).first()
-        )
-        if found is None and self.create_missing and len(name) <= 100:
-            if self.dry_run:
-                self._pending_departments.add(name)
-                self.created_departments.append(name)
-            else:
-                found = Department.objects.create(name=name, code=self._code("dept", name, Department, 40)).pk
-                self.created_departments.append(name)
-        self.departments[name] = found
-        if found is None and name not in self._pending_departments:
-            raise RowProblem(column, _("部门“%(name)s”不存在。") % {"name": name[:40]})
-        return found
+        return self._named(
+            Department, name, column, cache=self.departments, pending=self._pending_departments,
+            created=self.created_departments, what=_("部门"),
+            code=lambda n: self._code("dept", n, Department, 40),
+        )  # fmt: skip
 
     def region(self, name: str) -> int | None:
         if not name:
