@@ -154,9 +154,14 @@ class TriageReviewForm(DecodedTextForm):
         from minyi.intake.models import Triage
 
         empty = [("", "—")]
-        self.fields["category"].choices = empty + category_choices()
-        self.fields["region"].choices = empty + region_choices()
-        self.fields["department"].choices = empty + department_choices()
+        # the form of one part (its prefix) lists only that part's choices: the panel renders six forms
+        part = self.prefix
+        for name, choices in (
+            ("category", category_choices),
+            ("region", region_choices),
+            ("department", department_choices),
+        ):
+            self.fields[name].choices = empty + (choices() if part in (None, name) else [])
         self.fields["risk_level"].choices = empty + list(Triage.RiskLevel.choices)
         spans = (triage.pii_spans if triage is not None else {}) or {}
         self.fields["drop"].choices = [

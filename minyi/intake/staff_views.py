@@ -120,20 +120,7 @@ def _panel_context(request: HttpRequest, case: Case, *, error: DomainError | Non
             ],
             "risk_reasons": [{"label": risk_label(r["code"]), **r} for r in triage.risk_reasons],
             "states": {
-                "category": triage.get_category_state_display(),
-                "region": triage.get_region_state_display(),
-                "department": triage.get_department_state_display(),
-                "pii": triage.get_pii_state_display(),
-                "duplicates": triage.get_duplicates_state_display(),
-                "risk": triage.get_risk_state_display(),
-            },
-            "reviewed": {
-                "category": triage.category_state in (TriageState.ACCEPTED, TriageState.CORRECTED),
-                "region": triage.region_state in (TriageState.ACCEPTED, TriageState.CORRECTED),
-                "department": triage.department_state in (TriageState.ACCEPTED, TriageState.CORRECTED),
-                "pii": triage.pii_state in (TriageState.ACCEPTED, TriageState.CORRECTED),
-                "duplicates": triage.duplicates_state in (TriageState.ACCEPTED, TriageState.CORRECTED),
-                "risk": triage.risk_state in (TriageState.ACCEPTED, TriageState.CORRECTED),
+                part: TriageState(getattr(triage, f"{part}_state")).label for part in policies.TRIAGE_PARTS
             },
         }
     )
