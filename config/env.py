@@ -40,6 +40,15 @@ env = environ.Env(
     MINYI_DUPLICATE_THRESHOLD=(float, 0.3),
     MINYI_IMPORT_UPLOAD_MAX_MB=(int, 200),
     MINYI_BACKGROUND_THREADS=(bool, True),
+    MINYI_SITE_URL=(str, "http://127.0.0.1:8000"),
+    MINYI_PUBLISH_KINDS=(list, ["complaint", "help", "question", "suggestion", "praise"]),
+    MINYI_RATE_LIMIT_SUPPORT=(str, "30/h"),
+    MINYI_RATE_LIMIT_FEEDBACK=(str, "20/m"),
+    MINYI_RATE_LIMIT_OPEN311=(str, "60/m"),
+    MINYI_SMS_BACKEND=(str, "minyi.core.senders.ConsoleSMS"),
+    MINYI_RESPONSE_HOURS=(int, 24),
+    MINYI_OPEN311_JURISDICTION=(str, ""),
+    MINYI_OPEN311_TEST_URL=(str, ""),
 )
 
 if (BASE_DIR / ".env").exists():

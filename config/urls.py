@@ -9,6 +9,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("minyi.accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("open311/v2/", include("minyi.api.open311.urls")),
+    path("staff/", include("minyi.disclosure.staff_urls")),
     path("staff/", include("minyi.cases.urls")),
     path("", include("minyi.intake.urls")),
     path("", include("minyi.disclosure.urls")),

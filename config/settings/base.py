@@ -180,6 +180,9 @@ MINYI_RATE_LIMITS = {
     "submit": env("MINYI_RATE_LIMIT_SUBMIT"),
     "track": env("MINYI_RATE_LIMIT_TRACK"),
     "auth": env("MINYI_RATE_LIMIT_AUTH"),
+    "support": env("MINYI_RATE_LIMIT_SUPPORT"),
+    "feedback": env("MINYI_RATE_LIMIT_FEEDBACK"),
+    "open311": env("MINYI_RATE_LIMIT_OPEN311"),
 }
 MINYI_RATE_LIMIT_ENABLED = env("MINYI_RATE_LIMIT_ENABLED")
 MINYI_MAX_CONTENT_CHARS = env("MINYI_MAX_CONTENT_CHARS")
@@ -204,6 +207,13 @@ MINYI_DUPLICATE_THRESHOLD = env("MINYI_DUPLICATE_THRESHOLD")
 MINYI_IMPORT_UPLOAD_MAX_BYTES = env("MINYI_IMPORT_UPLOAD_MAX_MB") * 1024 * 1024
 # Without a broker, long jobs (an import started from the staff page) run in a thread of the web process.
 MINYI_BACKGROUND_THREADS = env("MINYI_BACKGROUND_THREADS")
+# Public accountability (issue 5): links, publication defaults, the SMS sender, the scoreboard, Open311.
+MINYI_SITE_URL = env("MINYI_SITE_URL").rstrip("/")
+MINYI_PUBLISH_KINDS = frozenset(env("MINYI_PUBLISH_KINDS"))
+MINYI_SMS_BACKEND = env("MINYI_SMS_BACKEND")
+MINYI_RESPONSE_HOURS = env("MINYI_RESPONSE_HOURS")
+MINYI_OPEN311_JURISDICTION = env("MINYI_OPEN311_JURISDICTION")
+MINYI_OPEN311_TEST_URL = env("MINYI_OPEN311_TEST_URL")
 
 LOGGING = {
     "version": 1,

@@ -110,6 +110,17 @@ class Case(models.Model):
         _("待督办处理"), default=False, help_text=_("群众不满意，进入督办队列")
     )
     reopen_count = models.PositiveSmallIntegerField(_("重办次数"), default=0)
+    # Publication (disclosure app): the person may ask at submission that the case not be published; staff may
+    # flag a case private. Either keeps it off the public board whatever the default for its kind.
+    publication_consent = models.BooleanField(
+        _("同意公开"), default=True, help_text=_("群众提交时可要求不公开其诉求")
+    )
+    is_private = models.BooleanField(
+        _("不宜公开"), default=False, help_text=_("涉及隐私或敏感事项，工作人员标记后不予公开")
+    )
+    responded_at = models.DateTimeField(
+        _("响应时间"), null=True, blank=True, help_text=_("承办单位首次开始办理或答复的时间（响应率）")
+    )
     created_at = models.DateTimeField(_("提交时间"), db_index=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
@@ -130,6 +141,7 @@ class Case(models.Model):
             models.Index(fields=["department", "status"], name="case_dept_status"),
             models.Index(fields=["category", "created_at"], name="case_category_created"),
             models.Index(fields=["external_number"], name="case_external_number"),
+            models.Index(fields=["updated_at"], name="case_updated"),
         ]
 
     def __str__(self) -> str:

@@ -325,3 +325,26 @@ def can_export(who: User | Actor | None) -> bool:
     """
     actor = _as_actor(who)
     return actor.kind == STAFF and bool(actor.roles - {Role.ADMIN})
+
+
+# ---------------------------------------------------------------------------------------------- publication
+
+#: Roles that may publish a case on the public board, withdraw it, or edit its masked text: the hotline centre's
+#: own staff, who answer for what the organisation shows the public. Departments answer through their replies.
+PUBLICATION_ROLES = frozenset({Role.INTAKE, Role.DISPATCHER, Role.SUPERVISOR})
+
+
+def can_publish(who: User | Actor | None, case: Case) -> bool:
+    actor = _as_actor(who)
+    return actor.kind == STAFF and bool(actor.roles & PUBLICATION_ROLES) and can_view(actor, case)
+
+
+def require_publication(who: User | Actor | None, case: Case) -> Actor:
+    """Raise unless `who` may change the case's publication: NotFound (404) if the case is not visible to them,
+    Forbidden (403) if their role does not allow it. Returns the actor."""
+    actor = _as_actor(who)
+    if not can_view(actor, case):
+        raise NotFound(_("未找到该诉求。"))
+    if not can_publish(actor, case):
+        raise Forbidden(_("您无权更改该诉求的公开状态。"))
+    return actor

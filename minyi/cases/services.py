@@ -20,6 +20,7 @@ from minyi.accounts.models import Department, Role
 from minyi.cases import policies, workflow
 from minyi.cases.models import Case, CaseContact, CaseEvent, Evaluation, Reply
 from minyi.cases.policies import Actor
+from minyi.cases.signals import case_changed
 from minyi.cases.workflow import CaseAction, CaseStatus
 from minyi.core.bulk import bulk_insert
 from minyi.core.exceptions import Conflict, NotFound, ValidationFailed
@@ -178,6 +179,9 @@ def _send_reply(case: Case, reply: Reply, sla: Sla, now: datetime, change: _Chan
     reply.sent_at = now
     reply.save(update_fields=["state", "sent_at", "approved_by"])
     case.replied_at = now
+    if case.responded_at is None:
+        case.responded_at = now
+        change.fields.add("responded_at")
     case.evaluation_due_at = now + timedelta(days=sla.evaluation_days)
     case.due_at = None
     change.fields |= {"replied_at", "evaluation_due_at", "due_at"}
@@ -352,6 +356,12 @@ def _reply(case, actor, note, data, sla, now, change):
     if is_head:
         reply.approved_by = actor.user
     _send_reply(case, reply, sla, now, change)
+
+
+def _start(case, actor, note, data, sla, now, change):
+    if case.responded_at is None:
+        case.responded_at = now
+        change.fields.add("responded_at")
 
 
 def _pending_reply(case) -> Reply:
@@ -601,7 +611,7 @@ _HANDLERS = {
     CaseAction.REFER: _refer,
     CaseAction.ASSIGN: _assign,
     CaseAction.RETURN: _return,
-    CaseAction.START: lambda *args: None,
+    CaseAction.START: _start,
     CaseAction.REQUEST_EXTENSION: _request_extension,
     CaseAction.APPROVE_EXTENSION: _approve_extension,
     CaseAction.DENY_EXTENSION: _deny_extension,
@@ -658,7 +668,7 @@ def case_transition(
         case.status_changed_at = now
         change.fields |= {"status", "status_changed_at"}
     case.save(update_fields=[*sorted(change.fields), "updated_at"])
-    CaseEvent.objects.create(
+    event = CaseEvent.objects.create(
         case=case,
         action=change.event_action or action.value,
         actor=actor.user,
@@ -672,6 +682,10 @@ def case_transition(
     )
     for fn, kwargs in change.after_commit:
         transaction.on_commit(lambda fn=fn, kwargs=kwargs: fn(**kwargs), robust=True)
+    transaction.on_commit(
+        lambda: case_changed.send(sender=Case, case_id=case.pk, action=event.action, event_id=event.pk),
+        robust=True,
+    )
     return case
 
 
@@ -720,9 +734,12 @@ def cases_close_unrated(*, now: datetime | None = None) -> int:
 # ---------------------------------------------------------------------------------------------- triage
 
 #: Fields of a case that triage and its review may set, besides the workflow (never the status).
-ANNOTATABLE_FIELDS = frozenset({"category_id", "region_id", "is_repeat", "duplicate_of_id"})
-#: Events written by case_annotate, with the triage part each concerns (for the policy).
-ANNOTATION_ACTIONS = frozenset({"triage", "triage_review"})
+ANNOTATABLE_FIELDS = frozenset({"category_id", "region_id", "is_repeat", "duplicate_of_id", "is_private"})
+#: Events written by case_annotate about triage (policy: require_triage_review for the part).
+TRIAGE_ANNOTATIONS = frozenset({"triage", "triage_review"})
+#: Events written by case_annotate about publication (policy: require_publication).
+PUBLICATION_ANNOTATIONS = frozenset({"publish", "unpublish", "publication_edit", "publication_held"})
+ANNOTATION_ACTIONS = TRIAGE_ANNOTATIONS | PUBLICATION_ANNOTATIONS
 
 
 def _json_value(value: Any) -> Any:
@@ -756,7 +773,10 @@ def case_annotate(
     if case is None:
         raise NotFound(_("未找到该诉求。"))
     if actor.kind != policies.SYSTEM:
-        actor = policies.require_triage_review(actor, case, part or "")
+        if action in PUBLICATION_ANNOTATIONS:
+            actor = policies.require_publication(actor, case)
+        else:
+            actor = policies.require_triage_review(actor, case, part or "")
     note = _text({"note": note}, "note", required=False, max_chars=MAX_NOTE_CHARS)
     changed: dict[str, list[Any]] = {}
     for name, value in changes.items():

@@ -84,6 +84,10 @@ EVENT_LABELS = {
     "triage": _("智能研判"),
     "triage_review": _("核定研判结果"),
     "import": _("导入历史件"),
+    "publish": _("公开"),
+    "unpublish": _("撤回公开"),
+    "publication_edit": _("修改公开文本"),
+    "publication_held": _("暂不公开"),
 }
 
 

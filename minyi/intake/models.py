@@ -414,3 +414,47 @@ class ImportIssue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}:{self.row_number}"
+
+
+class Open311Client(models.Model):
+    """A civic app allowed to POST service requests through Open311 GeoReport v2 (`api_key`). Managed in the
+    admin; the key is shown once when the client is created and stored only as a SHA-256 hash."""
+
+    name = models.CharField(_("名称"), max_length=100)
+    contact = models.CharField(_("联系人"), max_length=200, blank=True)
+    key_prefix = models.CharField(_("密钥前缀"), max_length=8, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    is_active = models.BooleanField(_("启用"), default=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Open311 接入应用")
+        verbose_name_plural = _("Open311 接入应用")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_prefix}…)"
+
+
+class Open311Request(models.Model):
+    """What an Open311 POST carried beyond the case itself: the token answered at once, the service code, the
+    attributes, the media URL and the client's device and account ids. The case is an ordinary case."""
+
+    case = models.OneToOneField(
+        "cases.Case", on_delete=models.CASCADE, primary_key=True, related_name="open311"
+    )
+    token = models.CharField(max_length=40, unique=True)
+    client = models.ForeignKey(Open311Client, null=True, on_delete=models.SET_NULL, related_name="requests")
+    service_code = models.CharField(max_length=60)
+    attributes = models.JSONField(default=dict, blank=True)
+    media_url = models.URLField(max_length=1000, blank=True)
+    device_id = models.CharField(max_length=100, blank=True)
+    account_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("Open311 请求")
+        verbose_name_plural = _("Open311 请求")
+
+    def __str__(self) -> str:
+        return self.token

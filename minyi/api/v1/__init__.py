@@ -7,7 +7,7 @@ from ninja import NinjaAPI
 from minyi.api import errors
 from minyi.api.docs import SelfHostedSwagger
 from minyi.api.parser import ReadableJSONRenderer, StrictJSONParser
-from minyi.api.v1 import appeals, staff
+from minyi.api.v1 import appeals, board, scoreboard, staff
 
 api = NinjaAPI(
     title="minyi API",
@@ -26,3 +26,5 @@ errors.install(api)
 api.add_router("", appeals.router)
 api.add_router("", staff.auth_router)
 api.add_router("", staff.router)
+api.add_router("", board.router)
+api.add_router("", scoreboard.router)
