@@ -43,6 +43,16 @@ app.conf.beat_schedule = {
         "schedule": 24 * 60 * 60,
         "args": ("minyi.intake.triage.routing_history_refresh", {}),
     },
+    "disclosure-rollup": {
+        "task": "minyi.run",
+        "schedule": 10 * 60,
+        "args": ("minyi.disclosure.scoreboard.rollup_refresh", {}),
+    },
+    "disclosure-publish-pending": {
+        "task": "minyi.run",
+        "schedule": 60 * 60,
+        "args": ("minyi.disclosure.publication.refresh_pending", {}),
+    },
     "intake-purge-idempotency": {
         "task": "minyi.run",
         "schedule": 60 * 60,

@@ -290,6 +290,8 @@ def test_systemd_units_run_the_shipped_configuration():
         ("purge-idempotency", "intake_purge_idempotency"),
         ("triage-pending", "intake_triage_pending"),
         ("routing-history", "intake_routing_history"),
+        ("disclosure-rollup", "disclosure_rollup"),
+        ("disclosure-publish", "disclosure_publish_pending"),
     ]:
         assert command in get_commands(), f"{command} is not a management command"
         assert f"/.venv/bin/minyi {command}\n" in units[f"minyi-{job}.service"]

@@ -67,10 +67,12 @@ def case_create(
     contact: dict[str, str] | None = None,
     submitted_by=None,
     logged_by=None,
+    publication_consent: bool = True,
     now: datetime | None = None,
 ) -> Case:
     """Store a new case in `submitted` with its acceptance deadline and a `submit` event.
 
+    `publication_consent` False: the person asked that the case not be published (minyi.disclosure holds it).
     Called by minyi.intake only, which has validated and cleaned the input. Must run inside a transaction.
     """
     now = now or timezone.now()
@@ -90,6 +92,7 @@ def case_create(
         latitude=latitude,
         longitude=longitude,
         is_anonymous=is_anonymous,
+        publication_consent=bool(publication_consent),
         submitted_by=submitted_by,
         logged_by=logged_by,
         accept_due_at=accept_due,
@@ -683,7 +686,7 @@ def case_transition(
     for fn, kwargs in change.after_commit:
         transaction.on_commit(lambda fn=fn, kwargs=kwargs: fn(**kwargs), robust=True)
     transaction.on_commit(
-        lambda: case_changed.send(sender=Case, case_id=case.pk, action=event.action, event_id=event.pk),
+        lambda: case_changed.send_robust(sender=Case, case_id=case.pk, action=event.action, event_id=event.pk),
         robust=True,
     )
     return case
@@ -791,7 +794,7 @@ def case_annotate(
                 "updated_at",
             ]
         )
-    CaseEvent.objects.create(
+    event = CaseEvent.objects.create(
         case=case,
         action=action,
         actor=actor.user,
@@ -805,6 +808,13 @@ def case_annotate(
         is_public=False,
         created_at=now,
     )
+    if action in TRIAGE_ANNOTATIONS:
+        # A review can change what the public copy must mask (personal data) or whether the case may be shown
+        # at all; publication annotations are written by the receivers themselves and send nothing.
+        transaction.on_commit(
+            lambda: case_changed.send_robust(sender=Case, case_id=case.pk, action=action, event_id=event.pk),
+            robust=True,
+        )
     return case
 
 

@@ -8,6 +8,7 @@ class DisclosureConfig(AppConfig):
 
     def ready(self) -> None:
         from minyi.cases.signals import case_changed
-        from minyi.disclosure.signals import on_case_changed
+        from minyi.disclosure.signals import invite_feedback, refresh_publication
 
-        case_changed.connect(on_case_changed, dispatch_uid="minyi.disclosure.on_case_changed")
+        case_changed.connect(refresh_publication, dispatch_uid="minyi.disclosure.refresh_publication")
+        case_changed.connect(invite_feedback, dispatch_uid="minyi.disclosure.invite_feedback")

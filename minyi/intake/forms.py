@@ -62,6 +62,13 @@ class SubmissionForm(forms.Form):
         widget=forms.CheckboxInput(attrs={"data-toggle-disable": "#contact-fields"}),
         help_text=_("匿名反映时无法电话回访，请务必保存好受理编号和查询码"),
     )
+    no_publication = forms.BooleanField(
+        label=_("不同意公开我的诉求"),
+        required=False,
+        help_text=_(
+            "答复后，诉求和答复会遮盖个人信息后在留言板公开，姓名、联系方式和附件一律不公开；勾选后不公开"
+        ),
+    )
     attachments = forms.FileField(
         label=_("上传图片或 PDF"),
         required=False,
@@ -113,6 +120,7 @@ class StaffLogForm(SubmissionForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["is_anonymous"].label = _("来访人要求匿名")
+        self.fields["no_publication"].label = _("来电来信人不同意公开其诉求")
         self.fields["contact_email"].help_text = ""
 
     def main_fields(self) -> list[forms.BoundField]:

@@ -77,6 +77,34 @@ def _decimal(value: Any, field: str, limit: int) -> Decimal | None:
     return number.quantize(Decimal("0.000001"))
 
 
+_TRUE = frozenset({"1", "true", "on", "yes", "公开", "同意"})
+_FALSE = frozenset({"0", "false", "off", "no", "不公开", "不同意"})
+
+
+def _publication_consent(raw: dict[str, Any], errors: dict[str, str]) -> bool:
+    """Whether the person agrees that the case may be published once replied (default: yes).
+
+    `publication_consent`: true / false, 1 / 0, 公开 / 不公开 (the API's `publish`); `no_publication` (the web
+    form's checkbox "不同意公开我的诉求"): true means no. Either saying no wins.
+    """
+    consent = True
+    for key, meaning in (("publication_consent", True), ("no_publication", False)):
+        value = raw.get(key)
+        if value is None or value == "":
+            continue
+        if isinstance(value, bool):
+            said = value
+        else:
+            word = str(value).strip().lower()
+            if word not in _TRUE | _FALSE:
+                errors[key] = _("是否同意公开的选项无效。")
+                continue
+            said = word in _TRUE
+        if said != meaning:
+            consent = False
+    return consent
+
+
 def validate_submission(data: dict[str, Any]) -> dict[str, Any]:
     """Check and clean a submission. Raises ValidationFailed with a message in the active language."""
     errors: dict[str, str] = {}
@@ -130,6 +158,7 @@ def validate_submission(data: dict[str, Any]) -> dict[str, Any]:
             validate_email(contact["email"])
         except DjangoValidationError:
             errors["contact_email"] = _("电子邮件地址格式不正确。")
+    publication_consent = _publication_consent(raw, errors)
     if errors:
         first = next(iter(errors.values()))
         raise ValidationFailed(first, fields=errors)
@@ -148,6 +177,7 @@ def validate_submission(data: dict[str, Any]) -> dict[str, Any]:
         "contact": {} if is_anonymous else contact,
         "category_id": category.pk if category else None,
         "region_id": region.pk if region else None,
+        "publication_consent": publication_consent,
     }
 
 

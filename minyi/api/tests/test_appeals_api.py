@@ -319,3 +319,47 @@ def test_idempotency_records_are_not_left_by_refusals(client, org):
         "validation_error",
     )
     assert not IdempotencyRecord.objects.exists()
+
+
+# ---------------------------------------------------------------------------------------------- publication opt-out
+
+
+@pytest.mark.django_db
+def test_publish_false_asks_that_the_appeal_not_be_published(client):
+    response = post(client, {**GOOD, "publish": False})
+    assert response.status_code == 201, response.content.decode()
+    assert Case.objects.get(tracking_number=response.json()["tracking_number"]).publication_consent is False
+
+
+@pytest.mark.django_db
+def test_publish_defaults_to_true(client):
+    response = post(client, GOOD)
+    assert response.status_code == 201
+    assert Case.objects.get(tracking_number=response.json()["tracking_number"]).publication_consent is True
+
+
+@pytest.mark.django_db
+def test_publish_must_be_a_boolean(client):
+    refused(post(client, {**GOOD, "publish": "perhaps"}), 400, "validation_error")
+    refused(post(client, {**GOOD, "publish": {"no": 1}}), 400, "validation_error")
+    assert Case.objects.count() == 0
+
+
+def test_publish_is_documented(client):
+    schema = client.get("/api/v1/openapi.json").json()["components"]["schemas"]["AppealIn"]
+    field = schema["properties"]["publish"]
+    assert field["default"] is True and "public board" in field["description"]
+
+
+@pytest.mark.django_db
+def test_an_appeal_sent_with_publish_false_stays_off_the_board(api, django_capture_on_commit_callbacks):
+    from minyi.disclosure.models import Publication
+
+    appeal = api.submit(publish=False)
+    api.act("intake", appeal.id, "accept")
+    api.act("dispatcher", appeal.id, "assign", data={"department": api.org.dept_a.pk})
+    api.act("handler", appeal.id, "start")
+    with django_capture_on_commit_callbacks(execute=True):
+        api.act("handler", appeal.id, "reply", data={"text": "已修复。"})
+    pub = Publication.objects.get(pk=appeal.id)
+    assert (pub.state, pub.hold_reason) == (Publication.State.HELD, Publication.Hold.NO_CONSENT)

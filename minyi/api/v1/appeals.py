@@ -54,9 +54,11 @@ def submit_appeal(
 ):
     """Store an appeal and answer with its tracking number and the secret query code (201).
 
-    Attachments are not accepted here (the web form takes them); see docs/api.md.
+    Attachments are not accepted here (the web form takes them); see docs/api.md. `publish: false` asks that the
+    appeal never be published on the public board.
     """
     data = payload.model_dump()
+    data["publication_consent"] = data.pop("publish")
 
     def produce() -> tuple[int, dict, int]:
         receipt = submission_ingest(channel=Channel.API, data=data)

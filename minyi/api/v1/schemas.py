@@ -56,6 +56,12 @@ class AppealIn(Schema):
     contact_name: str | None = None
     contact_phone: str | None = None
     contact_email: str | None = None
+    publish: bool = Field(
+        True,
+        description="false: the person asks that the appeal not be published. Otherwise, once replied, its "
+        "title, content and replies may appear on the public board with personal data masked (names, "
+        "contacts and attachments never do; petitions never do)",
+    )
 
 
 class ReceiptOut(Schema):

@@ -368,3 +368,32 @@ def test_expired_idempotency_records_are_purged_even_without_the_cron_job(monkey
     # then: the stale record and its code are gone, the new one is kept
     assert (status, replayed) == (201, False)
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new-key"]
+
+
+# ---------------------------------------------------------------------------------------------- publication consent
+
+
+@pytest.mark.parametrize(
+    ("extra", "consent"),
+    [
+        ({}, True),
+        ({"publication_consent": True}, True),
+        ({"publication_consent": False}, False),
+        ({"publication_consent": "false"}, False),
+        ({"publication_consent": "不公开"}, False),
+        ({"publication_consent": "1"}, True),
+        ({"publication_consent": ""}, True),
+        ({"no_publication": True}, False),
+        ({"no_publication": "on"}, False),
+        ({"no_publication": False}, True),
+        ({"publication_consent": True, "no_publication": True}, False),
+    ],
+)
+def test_publication_consent(extra, consent):
+    receipt = submission_ingest(channel="web", data=valid(**extra), now=NOW)
+    assert Case.objects.get(pk=receipt.case.pk).publication_consent is consent
+
+
+@pytest.mark.parametrize("value", ["maybe", "<script>", "\u202eyes"])
+def test_a_bad_publication_consent_is_refused(value):
+    refused(valid(publication_consent=value), field="publication_consent")

@@ -305,3 +305,46 @@ def test_staff_log_requires_login():
     response = Client().get(reverse("intake:log"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+# ---------------------------------------------------------------------------------------------- publication opt-out
+
+
+@pytest.mark.django_db
+def test_the_form_offers_the_opt_out_and_it_is_stored(org):
+    client = Client()
+    html = text_of(client.get(SUBMIT))
+    assert 'name="no_publication"' in html and "不同意公开我的诉求" in html
+    assert client.post(SUBMIT, {**VALID, "no_publication": "on"}).status_code == 302
+    assert Case.objects.get().publication_consent is False
+
+
+@pytest.mark.django_db
+def test_without_the_opt_out_the_person_consents(org):
+    assert Client().post(SUBMIT, VALID).status_code == 302
+    assert Case.objects.get().publication_consent is True
+
+
+@pytest.mark.django_db
+def test_an_opted_out_web_appeal_is_never_published(org):
+    from minyi.cases.tests.factories import act, drive
+    from minyi.disclosure import publication
+    from minyi.disclosure.models import Publication
+
+    assert Client().post(SUBMIT, {**VALID, "no_publication": "on"}).status_code == 302
+    case, clock = drive(Case.objects.get(), "in_progress", org)
+    act(case, "reply", org.handler_a, data={"text": "已修复。"}, now=clock)
+    pub = publication.refresh(case_id=case.pk)
+    assert (pub.state, pub.hold_reason) == (Publication.State.HELD, Publication.Hold.NO_CONSENT)
+
+
+@pytest.mark.django_db
+def test_staff_record_the_callers_opt_out(org):
+    client = Client()
+    client.force_login(org.intake)
+    assert 'name="no_publication"' in text_of(client.get(reverse("intake:log")))
+    response = client.post(
+        reverse("intake:log"), {**VALID, "channel": "phone", "priority": "ordinary", "no_publication": "on"}
+    )
+    assert response.status_code == 302
+    assert Case.objects.get().publication_consent is False
