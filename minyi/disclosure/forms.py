@@ -12,6 +12,7 @@ from minyi.cases.forms import DecodedTextForm
 from minyi.cases.models import Evaluation
 from minyi.cases.services import MAX_NOTE_CHARS
 from minyi.cases.workflow import CaseAction
+from minyi.text.normalize import strip_invisible
 
 
 class TrackForm(forms.Form):
@@ -98,7 +99,7 @@ class RequestReviewForm(CitizenActionForm):
         label=_("申请复查的理由"),
         max_length=MAX_NOTE_CHARS,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text=_("对答复不服的，可在答复后 30 日内申请复查"),
+        help_text=_("对答复不服的，可在申请复查截止前提出，并说明理由"),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -107,6 +108,28 @@ class RequestReviewForm(CitizenActionForm):
 
     def note_value(self) -> str:
         return self.cleaned_data.get("note", "")
+
+
+class FeedbackForm(EvaluateForm):
+    """The two questions of a feedback link (回访): is the matter solved, and how satisfied is the person.
+
+    Both are required here (the link asks nothing else). The reason is required for "dissatisfied" by the
+    evaluate service, whose message the view shows next to the field. Invisible and control characters (zero-width,
+    bidi overrides) are removed from the reason before it reaches the supervisors.
+    """
+
+    field_order = ["resolved", "rating", "reason"]
+
+    resolved = forms.ChoiceField(
+        label=_("问题是否解决"), choices=EvaluateForm.RESOLVED, widget=forms.RadioSelect
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "id_feedback_%s")
+        super().__init__(*args, **kwargs)
+
+    def clean_reason(self) -> str:
+        return strip_invisible(self.cleaned_data.get("reason") or "").strip()
 
 
 CITIZEN_FORMS: dict[str, type[CitizenActionForm]] = {

@@ -7,11 +7,13 @@ A wrong number or code, or a case not proved in this session, answers the same 4
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -27,6 +29,7 @@ from minyi.core.ratelimit import check_request_rate
 from minyi.disclosure.forms import CITIZEN_FORMS, CitizenActionForm, TrackForm
 from minyi.disclosure.selectors import portal_counts
 from minyi.intake.services import case_get_for_citizen
+from minyi.routing.services import Sla, sla_for
 
 PROVED_KEY = "minyi.tracked_cases"
 MAX_PROVED = 20
@@ -84,6 +87,19 @@ def track(request: HttpRequest) -> HttpResponse:
     return redirect("disclosure:track_case", tracking_number=case.tracking_number)
 
 
+#: States from which a review (复查) may be requested, within the window after the reply.
+REVIEWABLE = frozenset({CaseStatus.REPLIED, CaseStatus.CLOSED})
+
+
+def review_request_until(case: Case, sla: Sla | None = None) -> datetime | None:
+    """Until when the person may request a review of the reply (the rule of services._request_review), or None
+    when the case is not in a state that allows one."""
+    if case.replied_at is None or case.status not in REVIEWABLE:
+        return None
+    sla = sla or sla_for(kind=case.kind, priority=case.priority)
+    return case.replied_at + timedelta(days=sla.review_request_days)
+
+
 def _case_context(
     case: Case, *, bound: CitizenActionForm | None = None, error: DomainError | None = None
 ) -> dict[str, Any]:
@@ -95,8 +111,13 @@ def _case_context(
             continue
         form = bound if bound is not None and bound.action == action else form_class()
         actions.append({"name": action.value, "form": form, "open": form is bound})
+    sla = sla_for(kind=case.kind, priority=case.priority)
+    review_until = review_request_until(case, sla)
     return {
         "case": case,
+        "review_until": review_until,
+        "review_open": review_until is not None and timezone.now() <= review_until,
+        "review_days": sla.review_request_days,
         "status_label": status_label(case.status),
         "deadline_label": DEADLINE_LABELS.get(case.status, _("办理时限")),
         "overdue": selectors.is_overdue(case),

@@ -6,6 +6,7 @@ from datetime import timedelta
 from urllib.parse import quote_from_bytes
 
 import pytest
+import time_machine
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -291,3 +292,77 @@ def test_a_merged_case_follows_its_main_case(org):
     assert "王五" not in page and "13912345678" not in page  # nothing of the other person's own appeal
     # the main case's own person sees the reply as it was sent
     assert "13800001111" in text_of(proved_client(main).get(track_case_url(main.tracking_number)))
+
+
+# ---------------------------------------------------------------------------------------------- returning later
+
+
+def local(value) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+
+
+@pytest.mark.django_db
+def test_a_returning_person_follows_adds_information_and_requests_a_review_within_its_deadline(org):
+    """Back days later in a new browser with number + code: the reply, the deadlines (rating and review), adding
+    information and asking for a review, whose decision deadline is then shown."""
+    receipt, case = driven(org, S.REPLIED)
+    client = proved_client(receipt)
+    html = text_of(client.get(track_case_url(receipt.tracking_number)))
+    assert "经核查，已督促物业公司完成维修。" in html
+    review_until = case.replied_at + timedelta(days=30)
+    assert 'id="review-until"' in html and local(review_until) in html
+    assert 'id="evaluation-due"' in html and local(case.evaluation_due_at) in html
+    assert "对答复不服的，可在答复后 30 日内申请复查。" in html
+    assert "本件申请复查的期限已过" not in html
+    assert action_url(receipt.tracking_number, "add_info") in html
+    assert action_url(receipt.tracking_number, "request_review") in html
+    # adding information to a replied case
+    response = client.post(action_url(receipt.tracking_number, "add_info"), {"text": "补充：夜间仍有噪音"})
+    assert response.status_code == 302
+    assert CaseEvent.objects.filter(case=case, action="add_info").exists()
+    # a review, within the deadline
+    response = client.post(action_url(receipt.tracking_number, "request_review"), {"note": "答复与事实不符"})
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.status == S.UNDER_REVIEW
+    html = text_of(client.get(track_case_url(receipt.tracking_number)))
+    assert "复查办结时限" in html and local(case.review_due_at) in html
+    assert 'id="review-until"' not in html  # no second review while one is under way
+    assert action_url(receipt.tracking_number, "request_review") not in html
+
+
+@pytest.mark.django_db
+def test_after_the_review_deadline_the_page_says_so_and_a_review_is_refused(org):
+    receipt, case = driven(org, S.CLOSED)
+    client = proved_client(receipt)
+    html = text_of(client.get(track_case_url(receipt.tracking_number)))
+    assert action_url(receipt.tracking_number, "request_review") in html  # closed, still within 30 days
+    assert 'id="evaluation-due"' not in html  # already rated
+    with time_machine.travel(case.replied_at + timedelta(days=30, minutes=1), tick=False):
+        client = proved_client(receipt)  # a month later: the old session has expired, the code still works
+        html = text_of(client.get(track_case_url(receipt.tracking_number)))
+        assert local(case.replied_at + timedelta(days=30)) in html
+        assert "已过期" in html and "本件申请复查的期限已过" in html
+        assert action_url(receipt.tracking_number, "request_review") not in html
+        response = client.post(action_url(receipt.tracking_number, "request_review"), {"note": "不服"})
+        assert response.status_code == 409
+        assert "已超过申请复查的期限" in text_of(response)
+    assert Case.objects.get(pk=case.pk).status == S.CLOSED
+
+
+@pytest.mark.django_db
+def test_the_review_deadline_follows_the_sla_policy(org):
+    from minyi.routing.models import SlaPolicy
+
+    SlaPolicy.objects.filter(kind="complaint", priority="ordinary").update(review_request_days=15)
+    receipt, case = driven(org, S.REPLIED)
+    html = text_of(proved_client(receipt).get(track_case_url(receipt.tracking_number)))
+    assert local(case.replied_at + timedelta(days=15)) in html
+    assert "对答复不服的，可在答复后 15 日内申请复查。" in html
+
+
+@pytest.mark.django_db
+def test_cases_not_yet_replied_show_no_review_deadline(org):
+    receipt, _case = driven(org, S.IN_PROGRESS)
+    html = text_of(proved_client(receipt).get(track_case_url(receipt.tracking_number)))
+    assert 'id="review-until"' not in html and 'id="evaluation-due"' not in html
