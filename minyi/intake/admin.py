@@ -18,6 +18,8 @@ from minyi.intake.models import (
     IdempotencyRecord,
     ImportIssue,
     ImportJob,
+    Open311Client,
+    Open311Request,
     TrackingSequence,
     Triage,
 )
@@ -340,3 +342,89 @@ class DuplicateCandidateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         visible = _visible(request)
         return super().get_queryset(request).filter(case_id__in=visible, candidate_id__in=visible)
+
+
+# ---------------------------------------------------------------------------------------------- Open311
+
+
+def _show_key_once(modeladmin, request, client, raw_key: str) -> None:
+    modeladmin.message_user(
+        request,
+        format_html(
+            "{}<br><code>{}</code><br>{}",
+            _("“%(name)s”的 Open311 api_key：") % {"name": client.name},
+            raw_key,
+            _("请立即复制并安全地交给对方：密钥只显示这一次，系统只保存其散列值，无法找回。"),
+        ),
+        level=messages.SUCCESS,
+    )
+
+
+@admin.register(Open311Client)
+class Open311ClientAdmin(admin.ModelAdmin):
+    """Civic apps allowed to POST Open311 service requests. A key is made when a client is added (and by the
+    "new key" action) and shown once; only its prefix and SHA-256 hash are stored."""
+
+    list_display = (
+        "name",
+        "key_prefix",
+        "contact",
+        "is_active",
+        "created_at",
+        "last_used_at",
+        "request_count",
+    )
+    list_filter = ("is_active",)
+    search_fields = ("name", "contact", "key_prefix")
+    fields = ("name", "contact", "is_active", "key_prefix", "created_at", "last_used_at")
+    readonly_fields = ("key_prefix", "created_at", "last_used_at")
+    actions = ("issue_new_key",)
+
+    def get_queryset(self, request):
+        from django.db.models import Count
+
+        return super().get_queryset(request).annotate(_requests=Count("requests"))
+
+    @admin.display(description=_("请求数"), ordering="_requests")
+    def request_count(self, obj) -> int:
+        return getattr(obj, "_requests", 0)
+
+    def save_model(self, request, obj, form, change):
+        raw_key = None
+        if not change:
+            from minyi.intake.open311 import open311_key_assign
+
+            raw_key = open311_key_assign(obj)
+        super().save_model(request, obj, form, change)
+        if raw_key is not None:
+            _show_key_once(self, request, obj, raw_key)
+
+    @admin.action(description=_("生成新密钥（旧密钥立即失效）"), permissions=["change"])
+    def issue_new_key(self, request, queryset):
+        from minyi.intake.open311 import open311_key_assign
+
+        clients = list(queryset[:2])
+        if len(clients) != 1:
+            self.message_user(request, _("请只选择一个接入应用。"), level=messages.ERROR)
+            return
+        client = clients[0]
+        raw_key = open311_key_assign(client)
+        client.save(update_fields=["key_prefix", "key_hash"])
+        _show_key_once(self, request, client, raw_key)
+
+
+@admin.register(Open311Request)
+class Open311RequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What Open311 POSTs carried beyond the case (read-only). Lists only the cases the signed-in user may see."""
+
+    list_display = ("case", "client", "service_code", "token", "created_at")
+    list_filter = ("client", "service_code")
+    list_select_related = ("case", "client")
+    fields = ("case", "client", "service_code", "token", "attributes", "media_url", "device_id", "account_id",
+              "created_at")  # fmt: skip
+    readonly_fields = fields
+    search_fields = ("case__tracking_number", "token")
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(case_id__in=_visible(request))
