@@ -49,8 +49,12 @@ def run_idempotent(
     fp = fingerprint(payload)
     now = timezone.now()
     _purge_now_and_then(now)
-    IdempotencyRecord.objects.filter(key=key, expires_at__lte=now).delete()
     existing = IdempotencyRecord.objects.filter(key=key).first()
+    if existing is not None and existing.expires_at <= now:
+        # Only an expired record of this very key needs a write here: on SQLite every delete takes the
+        # database's write lock, which a read-only check does not.
+        IdempotencyRecord.objects.filter(pk=existing.pk, expires_at__lte=now).delete()
+        existing = None
     if existing is not None:
         status, body = _replay(existing, fp)
         return status, body, True
