@@ -26,6 +26,7 @@ from minyi.cases.views import event_rows, render_rate_limited, status_label
 from minyi.cases.workflow import CaseStatus
 from minyi.core.exceptions import DomainError, NotFound, RateLimited
 from minyi.core.ratelimit import check_request_rate
+from minyi.disclosure.board import board_latest
 from minyi.disclosure.forms import CITIZEN_FORMS, CitizenActionForm, TrackForm
 from minyi.disclosure.selectors import portal_counts
 from minyi.intake.services import case_get_for_citizen
@@ -42,7 +43,7 @@ DEADLINE_LABELS = {
 
 @require_GET
 def portal(request: HttpRequest) -> HttpResponse:
-    return render(request, "disclosure/portal.html", {"counts": portal_counts()})
+    return render(request, "disclosure/portal.html", {"counts": portal_counts(), "latest": board_latest()})
 
 
 def _not_found(request: HttpRequest, form: TrackForm | None = None) -> HttpResponse:

@@ -366,3 +366,22 @@ def test_cases_not_yet_replied_show_no_review_deadline(org):
     receipt, _case = driven(org, S.IN_PROGRESS)
     html = text_of(proved_client(receipt).get(track_case_url(receipt.tracking_number)))
     assert 'id="review-until"' not in html and 'id="evaluation-due"' not in html
+
+
+@pytest.mark.django_db
+def test_portal_lists_the_newest_published_cases_and_links_the_board(org):
+    from django.core.cache import cache
+
+    from minyi.disclosure.models import Publication
+    from minyi.disclosure.tests.helpers import make_published
+
+    cache.clear()
+    empty = text_of(Client().get(reverse("disclosure:portal")))
+    assert "已答复诉求的公开信息将在这里发布" in empty
+    shown = make_published(title="滨江路路灯不亮")
+    make_published(title="信访事项", state=Publication.State.HELD)
+    cache.clear()
+    html = text_of(Client().get(reverse("disclosure:portal")))
+    assert reverse("disclosure:board_case", args=[shown.case_id]) in html
+    assert "滨江路路灯不亮" in html and "信访事项" not in html
+    assert reverse("disclosure:board") in html and reverse("disclosure:scoreboard") in html
