@@ -753,7 +753,7 @@ def definitions() -> list[dict[str, str | None]]:
         {
             "key": "source",
             "label": _("数据来源"),
-            "definition": _("每 10 分钟根据诉求的办理情况重新汇总一次；页面数据最多缓存 1 分钟。"),
+            "definition": _("每 10 分钟根据诉求的办理情况重新汇总一次，页面显示最近一次汇总的结果。"),
             "numerator": None,
             "denominator": None,
         },
