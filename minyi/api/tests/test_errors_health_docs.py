@@ -154,3 +154,12 @@ def test_domain_error_shape_carries_fields(api):
     assert "accept" in error["fields"]["allowed"]
     assert Case.objects.count() == 1
     assert CaseAction.START.value not in error["fields"]["allowed"]
+
+
+def test_committed_openapi_document_is_current(client):
+    """docs/openapi.json is the API's documentation file: it must say what /api/v1/openapi.json says."""
+    from minyi.api.management.commands.api_openapi import DEFAULT_PATH, openapi_text
+
+    committed = DEFAULT_PATH.read_text(encoding="utf-8")
+    assert committed == openapi_text(), "docs/openapi.json is stale: run `minyi api_openapi`"
+    assert json.loads(committed) == client.get("/api/v1/openapi.json").json()
