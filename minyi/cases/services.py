@@ -686,7 +686,9 @@ def case_transition(
     for fn, kwargs in change.after_commit:
         transaction.on_commit(lambda fn=fn, kwargs=kwargs: fn(**kwargs), robust=True)
     transaction.on_commit(
-        lambda: case_changed.send_robust(sender=Case, case_id=case.pk, action=event.action, event_id=event.pk),
+        lambda: case_changed.send_robust(
+            sender=Case, case_id=case.pk, action=event.action, event_id=event.pk
+        ),
         robust=True,
     )
     return case

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import secrets
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from time import perf_counter
@@ -83,6 +84,8 @@ class DemoResult:
     escalated_now: int = 0
     seconds: float = 0.0
     model: str = ""
+    published: int = 0
+    open311_key: str = ""
 
 
 # ---------------------------------------------------------------------------------------------- reference data
@@ -443,11 +446,69 @@ def _first_model(*, now: datetime) -> str:
     )
 
 
+@contextmanager
+def _disclosure_deferred():
+    """While the demo writes its history, the disclosure receivers of case_changed (a publication refresh and a
+    feedback invitation per change, at the real clock) stay off: the publications are made once per case at the
+    end, at the demo's own clock, and nobody is sent a feedback link for a made-up reply."""
+    from minyi.cases.signals import case_changed
+    from minyi.disclosure.signals import invite_feedback, refresh_publication
+
+    receivers = [
+        (refresh_publication, "minyi.disclosure.refresh_publication"),
+        (invite_feedback, "minyi.disclosure.invite_feedback"),
+    ]
+    for _fn, uid in receivers:
+        case_changed.disconnect(dispatch_uid=uid)
+    try:
+        yield
+    finally:
+        for fn, uid in receivers:
+            case_changed.connect(fn, dispatch_uid=uid)
+
+
+def _public_side(*, seed: int, now: datetime) -> tuple[int, str]:
+    """The public side of the demo: every replied case's publication (normally made after each reply commits;
+    the sweep catches any the batches missed), views and "me too" supports on the board, the scoreboard's
+    rollups, and an Open311 client whose key is returned (shown once)."""
+    from minyi.disclosure.models import Publication, Support
+    from minyi.disclosure.publication import refresh_pending
+    from minyi.disclosure.scoreboard import rollup_rebuild
+    from minyi.intake.open311 import open311_client_create
+
+    refresh_pending(now=now)
+    rng = random.Random(seed + 5)
+    published = list(
+        Publication.objects.filter(state=Publication.State.PUBLISHED).select_related("case").order_by("pk")
+    )
+    supports = []
+    for pub in published:
+        # published a few hours after the reply, as a person reviewing the masked copy would
+        replied = pub.case.replied_at or pub.received_at
+        pub.published_at = min(replied + timedelta(hours=rng.uniform(1, 30)), now)
+        pub.view_count = int(rng.paretovariate(1.3) * 20)
+        pub.support_count = min(int(rng.paretovariate(1.6)) - 1, 40)
+        for n in range(pub.support_count):
+            when = (pub.published_at or now) + timedelta(hours=rng.uniform(0, 72))
+            supports.append(Support(publication=pub, voter=f"demo-{pub.pk}-{n}", created_at=min(when, now)))
+    with transaction.atomic():
+        Publication.objects.bulk_update(
+            published, ["published_at", "view_count", "support_count"], batch_size=500
+        )
+        Support.objects.bulk_create(supports, batch_size=1000)
+        rollup_rebuild(now=now)
+        _client, key = open311_client_create(name="演示应用 Demo app", contact="demo@example.cn")
+    return len(published), key
+
+
 def generate(*, seed: int, count: int, now: datetime, password: str, progress=None) -> DemoResult:
     """Build the city, the accounts and `count` cases. E-mail is not sent (dummy backend) while it runs."""
     started = perf_counter()
-    with override_settings(
-        EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend", CELERY_TASK_ALWAYS_EAGER=True
+    with (
+        _disclosure_deferred(),
+        override_settings(
+            EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend", CELERY_TASK_ALWAYS_EAGER=True
+        ),
     ):
         with transaction.atomic():
             regions, departments, categories = build_city()
@@ -473,6 +534,7 @@ def generate(*, seed: int, count: int, now: datetime, password: str, progress=No
             services.cases_close_unrated(now=now)
             escalated = services.cases_mark_overdue(now=now)
         model = _first_model(now=now)
+        published, open311_key = _public_side(seed=seed, now=now)
     return DemoResult(
         logins=logins,
         extra_accounts=extra,
@@ -483,4 +545,6 @@ def generate(*, seed: int, count: int, now: datetime, password: str, progress=No
         escalated_now=escalated,
         seconds=perf_counter() - started,
         model=model,
+        published=published,
+        open311_key=open311_key,
     )

@@ -614,7 +614,7 @@ def publication_get(*, case: Case) -> Publication | None:
     )
 
 
-def refresh_pending(*, limit: int | None = None) -> int:
+def refresh_pending(*, limit: int | None = None, now: datetime | None = None) -> int:
     """Refresh every case that has a sent reply but no Publication yet (cases replied before publication
     existed, or whose refresh after commit was lost). Returns how many were refreshed."""
     ids = (
@@ -627,6 +627,6 @@ def refresh_pending(*, limit: int | None = None) -> int:
         ids = ids[:limit]
     count = 0
     for case_id in ids.iterator(chunk_size=500):
-        refresh(case_id=case_id)
+        refresh(case_id=case_id, now=now)
         count += 1
     return count

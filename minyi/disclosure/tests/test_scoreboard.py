@@ -593,7 +593,9 @@ def test_counters_are_computed_in_the_database_not_per_case(hand_made):
     assert grouped and all("cases_case" in sql for sql in grouped)
 
 
-def test_a_refresh_that_rebuilds_days_makes_cached_boards_stale(hand_made, django_capture_on_commit_callbacks):
+def test_a_refresh_that_rebuilds_days_makes_cached_boards_stale(
+    hand_made, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         scoreboard.rollup_rebuild()
     before = scoreboard.board_get(MARCH)["overall"]["counts"]["repeats"]

@@ -129,6 +129,13 @@ class Command(BaseCommand):
         self.stdout.write(f"状态 statuses: {by_status}")
         if result.model:
             self.stdout.write(f"分类模型 model: {result.model}")
+        self.stdout.write(
+            f"留言板 public board: {result.published} published cases at /board/, scoreboard at /scoreboard/"
+        )
+        if result.open311_key:
+            self.stdout.write(
+                f"Open311 api_key（只显示这一次 / shown once）: {result.open311_key}  — /open311/v2/discovery.json"
+            )
         if result.errors:
             self.stderr.write(f"{len(result.errors)} planned step(s) were refused by the services:")
             for line in result.errors[:20]:
