@@ -75,3 +75,9 @@ def test_end_to_end_through_a_logger():
 @pytest.mark.parametrize("value", ["zhang.san@example.com", "13900001111"])
 def test_various_kinds(value):
     assert value not in _emit("内容：%s", value)
+
+
+def test_feedback_link_tokens_are_cut_out_of_log_lines():
+    token = "SaGyNYQp0GfaV2fKeeM9wE-pr-kJoS06QeK3YFzHWYg"
+    line = _emit("Bad Request: %s", f"/feedback/{token}/")
+    assert token not in line and line.startswith("Bad Request: /feedback/")
