@@ -928,3 +928,31 @@ def test_every_transition_leaves_one_event_chain(org):
         assert previous.to_status == current.from_status
         assert previous.created_at <= current.created_at
     assert events[-1].to_status == case.status
+
+
+def test_every_transition_and_triage_review_sends_case_changed_after_commit(
+    org, django_capture_on_commit_callbacks
+):
+    from minyi.cases.signals import case_changed
+
+    heard: list[tuple[int, str, int]] = []
+
+    def receiver(sender, *, case_id, action, event_id, **kwargs):
+        heard.append((case_id, action, event_id))
+
+    case_changed.connect(receiver, dispatch_uid="test-heard")
+    try:
+        case = create_case()
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            services.case_transition(case_id=case.pk, action=A.ACCEPT, actor=org.actor(org.intake), now=NOW)
+        assert heard == []  # nothing before the commit
+        for callback in callbacks:
+            callback()
+        event = CaseEvent.objects.filter(case=case).latest("id")
+        assert heard == [(case.pk, "accept", event.pk)]
+        with django_capture_on_commit_callbacks(execute=True):
+            services.case_annotate(case_id=case.pk, actor=policies.SYSTEM_ACTOR, action="triage", now=NOW)
+            services.case_annotate(case_id=case.pk, actor=policies.SYSTEM_ACTOR, action="publish", now=NOW)
+        assert [action for _id, action, _event in heard] == ["accept", "triage"]  # publication sends nothing
+    finally:
+        case_changed.disconnect(dispatch_uid="test-heard")
