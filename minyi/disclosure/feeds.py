@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from minyi.disclosure import board
 from minyi.disclosure.models import Publication
@@ -73,13 +74,19 @@ class BoardFeed(Feed):
         return [board.public_text(item.category.name)] if item.category else []
 
 
-class CategoryFeed(BoardFeed):
-    """/board/feed/category/<code>/: a category and its sub-categories. An unknown code answers 404."""
+class _SubsetFeed(BoardFeed):
+    """A feed of one category or region and everything under it; an unknown code answers 404. Subclasses name
+    the reference kind, the board's filter parameter, the URL and the message."""
+
+    refs_kind = ""
+    param = ""
+    url_name = ""
+    missing = ""
 
     def get_object(self, request: HttpRequest, code: str) -> board.Ref:
-        ref = board.feed_ref("categories", code)
+        ref = board.feed_ref(self.refs_kind, code)
         if ref is None:
-            raise Http404(_("没有这个分类。"))
+            raise Http404(str(self.missing))
         return ref
 
     def title(self, obj: board.Ref | None = None) -> str:
@@ -89,41 +96,24 @@ class CategoryFeed(BoardFeed):
         )
 
     def link(self, obj: board.Ref | None = None) -> str:
-        return _absolute(f"{reverse('disclosure:board')}?category={obj.code}") if obj else super().link()
+        return _absolute(f"{reverse('disclosure:board')}?{self.param}={obj.code}") if obj else super().link()
 
     def feed_url(self, obj: board.Ref | None = None) -> str:
-        return (
-            _absolute(reverse("disclosure:board_feed_category", args=[obj.code]))
-            if obj
-            else super().feed_url()
-        )
+        return _absolute(reverse(self.url_name, args=[obj.code])) if obj else super().feed_url()
 
     def items(self, obj: board.Ref | None = None) -> list[Publication]:
-        return board.board_feed_items(category=obj)
+        return board.board_feed_items(**{self.param: obj})
 
 
-class RegionFeed(BoardFeed):
-    """/board/feed/region/<code>/: a region and every place in it. An unknown code answers 404."""
+class CategoryFeed(_SubsetFeed):
+    """/board/feed/category/<code>/: a category and its sub-categories."""
 
-    def get_object(self, request: HttpRequest, code: str) -> board.Ref:
-        ref = board.feed_ref("regions", code)
-        if ref is None:
-            raise Http404(_("没有这个区域。"))
-        return ref
+    refs_kind, param, url_name = "categories", "category", "disclosure:board_feed_category"
+    missing = gettext_lazy("没有这个分类。")
 
-    def title(self, obj: board.Ref | None = None) -> str:
-        return board.public_text(
-            _("%(site)s留言板：%(name)s")
-            % {"site": settings.MINYI_SITE_NAME, "name": obj.name if obj else ""}
-        )
 
-    def link(self, obj: board.Ref | None = None) -> str:
-        return _absolute(f"{reverse('disclosure:board')}?region={obj.code}") if obj else super().link()
+class RegionFeed(_SubsetFeed):
+    """/board/feed/region/<code>/: a region and every place in it."""
 
-    def feed_url(self, obj: board.Ref | None = None) -> str:
-        return (
-            _absolute(reverse("disclosure:board_feed_region", args=[obj.code])) if obj else super().feed_url()
-        )
-
-    def items(self, obj: board.Ref | None = None) -> list[Publication]:
-        return board.board_feed_items(region=obj)
+    refs_kind, param, url_name = "regions", "region", "disclosure:board_feed_region"
+    missing = gettext_lazy("没有这个区域。")
