@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/", include("minyi.accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("open311/v2/", include("minyi.api.open311.urls")),
+    path("staff/barometer/", include("minyi.barometer.urls")),
     path("staff/", include("minyi.disclosure.staff_urls")),
     path("staff/", include("minyi.cases.urls")),
     path("", include("minyi.intake.urls")),

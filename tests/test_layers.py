@@ -1,6 +1,7 @@
 """Imports point one way (ARCHITECTURE.md §2, docs/architecture.md): an app may import only the apps below it.
 
-text ← core ← accounts ← routing ← cases ← intake ← disclosure ← api ← demo
+text ← reports ← core ← accounts ← routing ← cases ← intake ← disclosure ← barometer ← api ← demo
+(`reports` is the pure-Python charts/PDF/offline-analysis package: like `text`, it never imports Django.)
 (`disclosure` reads through intake's citizen lookup; `demo` plays everything and nothing imports it.)
 Tests are exempt: they may set up any app's objects.
 """
@@ -13,7 +14,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "minyi"
-ORDER = ["text", "core", "accounts", "routing", "cases", "intake", "disclosure", "api", "demo"]
+ORDER = [
+    "text",
+    "reports",
+    "core",
+    "accounts",
+    "routing",
+    "cases",
+    "intake",
+    "disclosure",
+    "barometer",
+    "api",
+    "demo",
+]
 RANK = {name: i for i, name in enumerate(ORDER)}
 
 
@@ -53,3 +66,32 @@ def _modules():
 @pytest.mark.parametrize(("app", "path"), list(_modules()), ids=lambda v: str(v))
 def test_no_app_imports_an_app_above_it(app, path):
     assert violations(app, path.read_text(encoding="utf-8")) == set(), path
+
+
+def _imports_django(source: str) -> bool:
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import) and any(alias.name.split(".")[0] == "django" for alias in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "django":
+            return True
+    return False
+
+
+def test_the_django_checker_sees_a_django_import():
+    assert _imports_django("from django.conf import settings\n")
+    assert _imports_django("def f():\n    import django.db\n")
+    assert not _imports_django("import djangoish\nfrom minyi.text import normalize\n")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        p
+        for part in ("text", "reports")
+        for p in sorted((ROOT / part).rglob("*.py"))
+        if "tests" not in p.parts
+    ],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_the_pure_packages_never_import_django(path):
+    assert not _imports_django(path.read_text(encoding="utf-8")), path

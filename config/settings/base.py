@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "minyi.cases",
     "minyi.intake",
     "minyi.disclosure",
+    "minyi.barometer",
     "minyi.api",
     "minyi.demo",
 ]
@@ -65,6 +66,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "minyi.core.context_processors.site",
+                "minyi.barometer.context_processors.barometer_nav",
             ],
         },
     },

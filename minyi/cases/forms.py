@@ -12,7 +12,7 @@ from minyi.accounts.models import Department, Region
 from minyi.cases.selectors import QUEUES, CaseFilters
 from minyi.cases.services import MAX_NOTE_CHARS
 from minyi.cases.workflow import TRANSITIONS, CaseAction, CaseStatus
-from minyi.core.choices import Kind
+from minyi.core.choices import Channel, Kind
 from minyi.routing.models import Category
 
 A = CaseAction
@@ -97,12 +97,21 @@ class CaseFilterForm(DecodedTextForm):
     department = forms.TypedChoiceField(label=_("承办部门"), required=False, coerce=int, empty_value=None)
     overdue = forms.ChoiceField(label=_("超期"), required=False, choices=OVERDUE_CHOICES)
     queue = forms.ChoiceField(required=False, widget=forms.HiddenInput)
+    channel = forms.ChoiceField(label=_("渠道"), required=False)
+    received_from = forms.DateField(
+        label=_("提交日期自"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    received_to = forms.DateField(
+        label=_("提交日期至"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    tree = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         every = [("", _("全部"))]
         self.fields["status"].choices = every + list(CaseStatus.choices)
         self.fields["kind"].choices = every + list(Kind.choices)
+        self.fields["channel"].choices = every + list(Channel.choices)
         self.fields["category"].choices = every + category_choices()
         self.fields["region"].choices = every + region_choices()
         self.fields["department"].choices = every + department_choices()
@@ -118,6 +127,10 @@ class CaseFilterForm(DecodedTextForm):
             category=data.get("category"),
             region=data.get("region"),
             department=data.get("department"),
+            channel=data.get("channel") or None,
+            received_from=data.get("received_from"),
+            received_to=data.get("received_to"),
+            tree=bool(data.get("tree")),
         )
         overdue = data.get("overdue")
         if overdue in ("0", "1"):

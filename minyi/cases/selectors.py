@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from minyi.accounts.models import Department, Region
 from minyi.cases import policies, workflow
 from minyi.cases.models import Case, CaseEvent, Reply
 from minyi.cases.policies import Actor
 from minyi.core.exceptions import NotFound
+from minyi.routing.models import Category
 
 #: How close a deadline must be for a case to count as "due soon" (the workbench queue and badge).
 DUE_SOON = timedelta(days=1)
@@ -31,6 +33,12 @@ class CaseFilters:
     needs_supervision: bool | None = None
     q: str | None = None
     queue: str | None = None
+    channel: str | None = None
+    #: received (local date of created_at) on or after / on or before these days
+    received_from: date | None = None
+    received_to: date | None = None
+    #: category, region and department filters include their sub-trees (the barometer's links)
+    tree: bool = False
 
 
 #: Workbench queues: name -> (label, filter). The policy's visibility is applied first.
@@ -59,6 +67,18 @@ def cases_overdue(*, now: datetime | None = None, base: QuerySet[Case] | None = 
     return qs.filter(status__in=workflow.CLOCK_RUNNING, due_at__lt=now)
 
 
+def _subtree(model, pk: int) -> QuerySet:
+    """The ids of the node `pk` and its descendants (materialised path prefix), as a subquery."""
+    path = model.objects.filter(pk=pk).values_list("path", flat=True).first()
+    if path is None:
+        return model.objects.none().values("pk")
+    return model.objects.filter(path__startswith=path).values("pk")
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_default_timezone())
+
+
 def case_list_for_user(
     *, user, filters: CaseFilters | None = None, now: datetime | None = None
 ) -> QuerySet[Case]:
@@ -74,12 +94,21 @@ def case_list_for_user(
         qs = qs.filter(status=filters.status)
     if filters.kind:
         qs = qs.filter(kind=filters.kind)
-    if filters.category:
-        qs = qs.filter(category_id=filters.category)
-    if filters.region:
-        qs = qs.filter(region_id=filters.region)
-    if filters.department:
-        qs = qs.filter(department_id=filters.department)
+    for field, model, value in (
+        ("category", Category, filters.category),
+        ("region", Region, filters.region),
+        ("department", Department, filters.department),
+    ):
+        if value:
+            qs = qs.filter(
+                **{f"{field}_id__in": _subtree(model, value)} if filters.tree else {f"{field}_id": value}
+            )
+    if filters.channel:
+        qs = qs.filter(channel=filters.channel)
+    if filters.received_from:
+        qs = qs.filter(created_at__gte=_local_midnight(filters.received_from))
+    if filters.received_to:
+        qs = qs.filter(created_at__lt=_local_midnight(filters.received_to + timedelta(days=1)))
     if filters.overdue is True:
         qs = cases_overdue(now=now, base=qs)
     elif filters.overdue is False:
