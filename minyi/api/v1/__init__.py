@@ -7,7 +7,15 @@ from ninja import NinjaAPI
 from minyi.api import errors
 from minyi.api.docs import SelfHostedSwagger
 from minyi.api.parser import ReadableJSONRenderer, StrictJSONParser
-from minyi.api.v1 import appeals, board, scoreboard, staff
+from minyi.api.v1 import (
+    appeals,
+    barometer_alerts,
+    barometer_dashboard,
+    barometer_topics,
+    board,
+    scoreboard,
+    staff,
+)
 
 api = NinjaAPI(
     title="minyi API",
@@ -28,3 +36,6 @@ api.add_router("", staff.auth_router)
 api.add_router("", staff.router)
 api.add_router("", board.router)
 api.add_router("", scoreboard.router)
+api.add_router("", barometer_dashboard.router)
+api.add_router("", barometer_topics.router)
+api.add_router("", barometer_alerts.router)
