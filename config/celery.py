@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
@@ -57,5 +58,30 @@ app.conf.beat_schedule = {
         "task": "minyi.run",
         "schedule": 60 * 60,
         "args": ("minyi.intake.idempotency.purge_expired", {}),
+    },
+    "barometer-rollup": {
+        "task": "minyi.run",
+        "schedule": 10 * 60,
+        "args": ("minyi.barometer.rollups.rollup_refresh", {}),
+    },
+    "barometer-topics-alerts": {
+        "task": "minyi.run",
+        "schedule": crontab(minute=5),
+        "args": ("minyi.barometer.jobs.topics_then_alerts", {}),
+    },
+    "barometer-quality-backfill": {
+        "task": "minyi.run",
+        "schedule": crontab(minute=30, hour=2),
+        "args": ("minyi.barometer.quality.backfill", {}),
+    },
+    "barometer-weekly-report": {
+        "task": "minyi.run",
+        "schedule": crontab(minute=0, hour=7, day_of_week="mon"),
+        "args": ("minyi.barometer.jobs.scheduled_report", {"kind": "weekly"}),
+    },
+    "barometer-monthly-report": {
+        "task": "minyi.run",
+        "schedule": crontab(minute=0, hour=7, day_of_month=1),
+        "args": ("minyi.barometer.jobs.scheduled_report", {"kind": "monthly"}),
     },
 }

@@ -292,8 +292,14 @@ def test_systemd_units_run_the_shipped_configuration():
         ("routing-history", "intake_routing_history"),
         ("disclosure-rollup", "disclosure_rollup"),
         ("disclosure-publish", "disclosure_publish_pending"),
+        ("barometer-rollup", "barometer_rollup"),
+        ("barometer-topics", "barometer_topics"),
+        ("barometer-alerts", "barometer_alerts"),
+        ("barometer-quality", "barometer_quality --backfill"),
+        ("barometer-weekly-report", "barometer_report --kind weekly"),
+        ("barometer-monthly-report", "barometer_report --kind monthly"),
     ]:
-        assert command in get_commands(), f"{command} is not a management command"
+        assert command.split()[0] in get_commands(), f"{command} is not a management command"
         assert f"/.venv/bin/minyi {command}\n" in units[f"minyi-{job}.service"]
         assert "OnCalendar=" in units[f"minyi-{job}.timer"]
     nginx = (ROOT / "deploy" / "nginx" / "minyi.conf").read_text()
@@ -445,3 +451,18 @@ def test_compile_writes_only_stale_catalogues_and_leaves_out_fuzzy_entries(tmp_p
     assert i18n_build.compile_catalogues(tmp_path) == []  # up to date: nothing rewritten
     compiled = {e.msgid: e.msgstr for e in polib.mofile(str(path.with_suffix(".mo")))}
     assert compiled == {"受理": "Accept"}
+
+
+def test_every_periodic_job_names_a_callable_and_valid_arguments():
+    import importlib
+    import inspect
+
+    from config.celery import app
+
+    for name, entry in app.conf.beat_schedule.items():
+        assert entry["task"] == "minyi.run", name
+        path, kwargs = entry["args"]
+        module, _, attr = path.rpartition(".")
+        func = getattr(importlib.import_module(module), attr)
+        assert callable(func), name
+        inspect.signature(func).bind(**kwargs)  # raises TypeError when the schedule passes arguments it does not take
