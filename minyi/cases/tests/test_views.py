@@ -186,6 +186,30 @@ def test_workbench_filters_and_search(org, make_case, case_in):
 
 
 @pytest.mark.django_db
+def test_workbench_filters_by_channel_received_dates_and_sub_trees(org, make_case):
+    from datetime import timedelta
+
+    from minyi.cases.tests.factories import NOW
+
+    early = make_case(title="早前的诉求", now=NOW - timedelta(days=10), category=org.category)
+    phoned = make_case(title="电话登记", logged_by=org.intake, now=NOW)
+    client = client_for(org.supervisor)
+    html = text_of(client.get(WORKBENCH, {"channel": "phone"}))
+    assert phoned.tracking_number in html and early.tracking_number not in html
+    day = (NOW - timedelta(days=10)).date().isoformat()
+    html = text_of(client.get(WORKBENCH, {"received_from": day, "received_to": day}))
+    assert early.tracking_number in html and phoned.tracking_number not in html
+    # The barometer links a top-level node with tree=1: its sub-tree counts.
+    child = type(org.category).objects.create(name="电梯维修", code="lift", parent=org.category)
+    phoned.category = child
+    phoned.save(update_fields=["category"])  # not-a-case-status
+    exact = text_of(client.get(WORKBENCH, {"category": org.category.pk}))
+    assert early.tracking_number in exact and phoned.tracking_number not in exact
+    tree = text_of(client.get(WORKBENCH, {"category": org.category.pk, "tree": "1"}))
+    assert early.tracking_number in tree and phoned.tracking_number in tree
+
+
+@pytest.mark.django_db
 def test_workbench_ignores_an_invalid_filter_value_instead_of_failing(org, make_case):
     case = make_case()
     response = client_for(org.supervisor).get(WORKBENCH, {"status": "nonsense", "category": "abc"})
