@@ -520,6 +520,7 @@ def plan(*, seed: int, count: int, now: datetime) -> list[CasePlan]:
             )
         )
     plans.sort(key=lambda p: (p.created_at, p.index))
+    _burst(plans, seed=seed, now=now, where=where)
     # a few near-duplicates that nobody merged (for the duplicate finder), and the texts of merged ones
     earlier: list[CasePlan] = []
     for p in plans:
@@ -538,3 +539,55 @@ def plan(*, seed: int, count: int, now: datetime) -> list[CasePlan]:
         if p.target != "merged":
             earlier.append(p)
     return plans
+
+
+BURST_TITLES = (
+    "{estate}小区连续多日停水",
+    "{estate}停水三天了没人管",
+    "{estate}小区突然停水，什么时候恢复供水？",
+    "{estate}{building}栋停水无人处理",
+)
+BURST_TEXTS = (
+    "{estate}小区从前天开始全小区停水，物业说是二次供水泵房水泵坏了，到现在还没有修好。",
+    "我们{estate}小区{building}栋已经停水{days}个小时，家里老人小孩没法做饭洗澡，物业电话打不通。",
+    "{estate}小区停水，{property}没有任何通知，业主只能到外面买水，请尽快恢复供水。",
+    "{estate}小区二次供水泵房故障，整个小区停水，几百户居民生活受影响，很多业主准备一起去物业讨说法。",
+)
+BURST_REPLY = (
+    "接到反映后，街道会同供水公司到{estate}小区二次供水泵房现场核查，已督促{property}更换故障水泵，"
+    "小区已于当日恢复供水；我局将督促物业建立泵房巡检制度。"
+)
+
+
+def _burst(plans: list[CasePlan], *, seed: int, now: datetime, where: list[Place]) -> None:
+    """A matter that flares up in the last three days (one estate's water cut off), so that the barometer's hot
+    topics and early warning have something real to find. Only the texts and places of recent complaints and
+    requests for help change; their number, timing and paths stay as planned."""
+    rng = random.Random(seed + 99)
+    recent = [
+        p for p in plans
+        if p.created_at >= now - timedelta(days=3) and p.kind in ("complaint", "help") and p.target != "merged"
+    ]  # fmt: skip
+    if len(plans) < 200 or len(recent) < 8:
+        return
+    place = where[0]
+    estate = district_estates(place.district_code)[0]
+    for p in rng.sample(recent, min(16, len(recent) // 2)):
+        slots = {
+            **p.slots,
+            "estate": estate,
+            "building": str(rng.randint(1, 12)),
+            "days": str(rng.randint(20, 60)),
+        }
+        slots.setdefault("property", rng.choice(phrases.PROPERTY_COMPANIES))
+        p.category, p.region = "property", place.region_code
+        old, p.department = p.department, route(rng, "property", place, p.kind)
+        p.title = fill(rng.choice(BURST_TITLES), slots)
+        p.content = fill(rng.choice(BURST_TEXTS), slots) + rng.choice(phrases.ASKS)
+        p.slots, p.reply = slots, BURST_REPLY
+        p.address = f"{place.district}{place.street}{estate}"
+        for step in p.steps:
+            if step.data.get("department") == old:
+                step.data["department"] = p.department
+            if step.action == "reply":
+                step.data = {"text": reply_text(rng, p.reply, p.slots)}
