@@ -7,6 +7,7 @@ and their events, topic events and reports are records. Events are append-only, 
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -22,11 +23,19 @@ class AppendOnlyQuerySet(models.QuerySet):
 class BarometerSettings(models.Model):
     """The thresholds of hot topics and early warning (one row; admin → 晴雨表设置)."""
 
-    topic_window_days = models.PositiveSmallIntegerField(_("热点窗口（天）"), default=30)
-    topic_min_size = models.PositiveSmallIntegerField(_("热点最少诉求数"), default=3)
+    topic_window_days = models.PositiveSmallIntegerField(
+        _("热点窗口（天）"), default=30, validators=[MinValueValidator(1), MaxValueValidator(366)]
+    )
+    topic_min_size = models.PositiveSmallIntegerField(
+        _("热点最少诉求数"), default=3, validators=[MinValueValidator(1), MaxValueValidator(366)]
+    )
     topic_threshold = models.FloatField(_("聚类相似度阈值"), default=0.3)
-    surge_baseline_days = models.PositiveSmallIntegerField(_("基线天数"), default=28)
-    surge_window_days = models.PositiveSmallIntegerField(_("突增窗口（天）"), default=3)
+    surge_baseline_days = models.PositiveSmallIntegerField(
+        _("基线天数"), default=28, validators=[MinValueValidator(1), MaxValueValidator(366)]
+    )
+    surge_window_days = models.PositiveSmallIntegerField(
+        _("突增窗口（天）"), default=3, validators=[MinValueValidator(1), MaxValueValidator(366)]
+    )
     surge_min_count = models.PositiveSmallIntegerField(_("突增最少件数"), default=5)
     surge_ratio = models.FloatField(_("突增倍数阈值"), default=2.0)
     surge_p_value = models.FloatField(_("显著性（p 值）"), default=0.001)
