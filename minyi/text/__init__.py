@@ -26,6 +26,22 @@ _EXPORTS = {
     "DuplicateIndex": "minyi.text.dedupe",
     "Gazetteer": "minyi.text.locate",
     "assess_risk": "minyi.text.risk",
+    "assess_reply": "minyi.text.quality",
+    "Quality": "minyi.text.quality",
+    "detect": "minyi.text.surge",
+    "detect_many": "minyi.text.surge",
+    "daily_counts": "minyi.text.surge",
+    "Surge": "minyi.text.surge",
+    "SurgeConfig": "minyi.text.surge",
+    "LevelRules": "minyi.text.surge",
+    "level": "minyi.text.surge",
+    "mine_topics": "minyi.text.topics",
+    "TopicDoc": "minyi.text.topics",
+    "Topic": "minyi.text.topics",
+    "heat": "minyi.text.topics",
+    "trend": "minyi.text.topics",
+    "match_topics": "minyi.text.topics",
+    "HEAT_WEIGHTS": "minyi.text.topics",
 }
 
 __all__ = sorted([*_EXPORTS, "normalize", "strip_invisible", "segment", "Segmenter"])
