@@ -1,6 +1,6 @@
 """The `minyi` console script (also `python -m minyi`).
 
-Offline commands (the text engine's train/evaluate/classify, and later `analyze`) run
+Offline commands (the text engine's train/evaluate/classify, and `analyze` of minyi.reports) run
 without Django or a database. Everything else is a Django management command.
 """
 
@@ -15,6 +15,7 @@ OFFLINE_COMMANDS: dict[str, str] = {
     "train-classifier": "minyi.text.commands:train_classifier_main",
     "evaluate-classifier": "minyi.text.commands:evaluate_classifier_main",
     "classify": "minyi.text.commands:classify_main",
+    "analyze": "minyi.reports.analyze:analyze_main",
 }
 
 
