@@ -23,6 +23,9 @@ NPM_STAMP := node_modules/.stamp-npm-ci
 # Local development runs with DEBUG on unless the caller says otherwise (DJANGO_DEBUG=0 make run).
 DEV_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-1}
 PYTEST_ARGS ?=
+# make test runs pytest in parallel (pytest-xdist; one test database per worker). PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= auto
+XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 
 .PHONY: help run install install-test assets messages i18n migrate demo serve test lint fmt \
         check-migrations pytest e2e bench clean distclean
@@ -93,13 +96,13 @@ check-migrations: $(TEST_STAMP) ## fail when a model change has no migration
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=config.settings.test
 
 pytest: $(TEST_STAMP) assets messages ## pytest without browser tests (PYTEST_ARGS=... passes options)
-	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not e2e" $(XDIST) $(PYTEST_ARGS)
 
 test: $(TEST_STAMP) assets messages ## ruff, migrations check, pytest (not e2e): what CI runs per database
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=config.settings.test
-	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not e2e" $(XDIST) $(PYTEST_ARGS)
 
 e2e: $(TEST_STAMP) assets messages ## browser tests (Playwright driving Debian's /usr/bin/chromium)
 	$(BIN)/pytest -m e2e tests/e2e $(PYTEST_ARGS)
