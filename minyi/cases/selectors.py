@@ -37,7 +37,8 @@ class CaseFilters:
     #: received (local date of created_at) on or after / on or before these days
     received_from: date | None = None
     received_to: date | None = None
-    #: category, region and department filters include their sub-trees (the barometer's links)
+    #: the barometer's links: category, region and department filters include their sub-trees, and merged cases
+    #: are left out (the barometer counts them in their main case)
     tree: bool = False
 
 
@@ -103,6 +104,8 @@ def case_list_for_user(
             qs = qs.filter(
                 **{f"{field}_id__in": _subtree(model, value)} if filters.tree else {f"{field}_id": value}
             )
+    if filters.tree:
+        qs = qs.exclude(status=workflow.CaseStatus.MERGED)
     if filters.channel:
         qs = qs.filter(channel=filters.channel)
     if filters.received_from:

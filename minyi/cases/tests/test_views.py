@@ -186,7 +186,7 @@ def test_workbench_filters_and_search(org, make_case, case_in):
 
 
 @pytest.mark.django_db
-def test_workbench_filters_by_channel_received_dates_and_sub_trees(org, make_case):
+def test_workbench_filters_by_channel_received_dates_and_sub_trees(org, make_case, case_in):
     from datetime import timedelta
 
     from minyi.cases.tests.factories import NOW
@@ -207,6 +207,10 @@ def test_workbench_filters_by_channel_received_dates_and_sub_trees(org, make_cas
     assert early.tracking_number in exact and phoned.tracking_number not in exact
     tree = text_of(client.get(WORKBENCH, {"category": org.category.pk, "tree": "1"}))
     assert early.tracking_number in tree and phoned.tracking_number in tree
+    # ... and leaves merged cases out, as the barometer counts them in their main case.
+    merged = case_in(S.MERGED, title="重复反映")
+    assert merged.tracking_number in text_of(client.get(WORKBENCH, {"status": S.MERGED}))
+    assert merged.tracking_number not in text_of(client.get(WORKBENCH, {"status": S.MERGED, "tree": "1"}))
 
 
 @pytest.mark.django_db
