@@ -18,8 +18,6 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.urls import path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -34,7 +32,6 @@ from minyi.core.exceptions import DomainError
 logger = logging.getLogger(__name__)
 
 TEMPLATE = "barometer/reports.html"
-TABS_TEMPLATE = "barometer/_tabs.html"
 PAGE_SIZE = 20
 FORMATS = {
     "pdf": "application/pdf",
@@ -57,14 +54,6 @@ class ReportGenerateForm(DecodedTextForm):
             attrs={"maxlength": reports.MAX_PERIOD_CHARS, "placeholder": "2026-W48 / 2026-11"}
         ),
     )
-
-
-def _tabs_template() -> str | None:
-    try:
-        get_template(TABS_TEMPLATE)
-    except TemplateDoesNotExist:
-        return None
-    return TABS_TEMPLATE
 
 
 def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
@@ -109,7 +98,6 @@ def _list_page(
         "kinds": Report.Kind.choices,
         "form": form if can_generate else None,
         "error": error,
-        "tabs_template": _tabs_template(),
     }
     return render_barometer(request, TEMPLATE, context, status=status)
 

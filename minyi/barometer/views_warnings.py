@@ -15,8 +15,6 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -79,14 +77,6 @@ class AlertNoteForm(forms.Form):
             self.fields["note"].error_messages["required"] = _("请填写处置说明。")
 
 
-def _tabs_template() -> str | None:
-    try:
-        get_template("barometer/_tabs.html")
-    except TemplateDoesNotExist:
-        return None
-    return "barometer/_tabs.html"
-
-
 def _get_alert_or_404(request: HttpRequest, alert_id: int) -> Alert:
     try:
         return policies.get_alert(request.user, alert_id)
@@ -124,7 +114,6 @@ def alerts(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "levels": levels,
         "filters": filters,
-        "tabs_template": _tabs_template(),
     }
     return render_barometer(request, "barometer/alerts.html", context, status=status)
 
@@ -210,7 +199,6 @@ def _detail_context(request: HttpRequest, alert: Alert, **extra: Any) -> dict[st
         "cases_hidden": max(total - visible_count, 0),
         "events": _event_rows(alert),
         "actions": actions,
-        "tabs_template": _tabs_template(),
         "error": extra.get("error"),
     }
 
