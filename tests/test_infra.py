@@ -465,4 +465,6 @@ def test_every_periodic_job_names_a_callable_and_valid_arguments():
         module, _, attr = path.rpartition(".")
         func = getattr(importlib.import_module(module), attr)
         assert callable(func), name
-        inspect.signature(func).bind(**kwargs)  # raises TypeError when the schedule passes arguments it does not take
+        inspect.signature(func).bind(
+            **kwargs
+        )  # raises TypeError when the schedule passes arguments it does not take
