@@ -86,6 +86,7 @@ class DemoResult:
     model: str = ""
     published: int = 0
     open311_key: str = ""
+    barometer: str = ""
 
 
 # ---------------------------------------------------------------------------------------------- reference data
@@ -501,6 +502,22 @@ def _public_side(*, seed: int, now: datetime) -> tuple[int, str]:
     return len(published), key
 
 
+def _barometer_side(*, now: datetime) -> str:
+    """The barometer at the demo's clock: its rollups, hot topics, early warnings (the water cut-off of the last
+    days), reply quality of any reply not yet scored, and last week's and last month's reports."""
+    from minyi.barometer import hot, quality, reports, rollups, warnings
+
+    rollups.rollup_rebuild(now=now)
+    run = hot.run_topics(now=now)
+    alerts = warnings.run_detection(now=now)
+    quality.backfill()
+    made = [reports.generate_report(kind, now=now) for kind in ("weekly", "monthly")]
+    return (
+        f"{run.topics} hot topics from {run.cases} cases, {alerts.get('raised', 0)} early warnings, "
+        f"reports: {', '.join(f'{r.period_start}..{r.period_end}' for r in made)}"
+    )
+
+
 def generate(*, seed: int, count: int, now: datetime, password: str, progress=None) -> DemoResult:
     """Build the city, the accounts and `count` cases. E-mail is not sent (dummy backend) while it runs."""
     started = perf_counter()
@@ -535,6 +552,7 @@ def generate(*, seed: int, count: int, now: datetime, password: str, progress=No
             escalated = services.cases_mark_overdue(now=now)
         model = _first_model(now=now)
         published, open311_key = _public_side(seed=seed, now=now)
+        barometer = _barometer_side(now=now)
     return DemoResult(
         logins=logins,
         extra_accounts=extra,
@@ -547,4 +565,5 @@ def generate(*, seed: int, count: int, now: datetime, password: str, progress=No
         model=model,
         published=published,
         open311_key=open311_key,
+        barometer=barometer,
     )

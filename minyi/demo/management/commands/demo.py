@@ -132,6 +132,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"留言板 public board: {result.published} published cases at /board/, scoreboard at /scoreboard/"
         )
+        if result.barometer:
+            self.stdout.write(f"晴雨表 barometer: {result.barometer} — /staff/barometer/")
         if result.open311_key:
             self.stdout.write(
                 f"Open311 api_key（只显示这一次 / shown once）: {result.open311_key}  — /open311/v2/discovery.json"
