@@ -49,6 +49,8 @@ env = environ.Env(
     MINYI_RESPONSE_HOURS=(int, 24),
     MINYI_OPEN311_JURISDICTION=(str, ""),
     MINYI_OPEN311_TEST_URL=(str, ""),
+    # Read by minyi.reports.pdf itself (also offline, by `minyi analyze`), not by the settings.
+    MINYI_FONT_DIR=(str, ""),
 )
 
 if (BASE_DIR / ".env").exists():
