@@ -30,6 +30,8 @@ The detection job, ``run_detection`` (hourly after the topic job; ``minyi barome
    number of recipients). When the subject's last alert was closed, a new one is raised only when the finding has
    at least ``min_count`` cases (one, for a risk alert) that the closed alert did not hold: a closed alert is not
    raised again by the next run seeing the same burst.
+   One matter, one alert (``consolidate``): a surge whose appeals are mostly (80 %) those of a more specific surge
+   (topic, then place, then street, then category) at the same or a higher level is folded into it.
 
 The responsible department is the topic's assigned department, else the department holding most of the cases, else
 none. Every threshold is a field of ``BarometerSettings`` (admin → 晴雨表设置): the surge model's
@@ -679,6 +681,43 @@ def _closed_cases(fingerprints: list[str]) -> dict[str, set[int]]:
     return out
 
 
+#: Of two surges about the same appeals, the alert goes to the more specific subject: a topic (a named matter, that
+#: can be assigned), then a place, then a street, then a category.
+SPECIFICITY = (SRC.TOPIC, SRC.PLACE, SRC.REGION, SRC.CATEGORY)
+#: A surge is folded into a more specific one when at least this share of its appeals are that one's.
+FOLD_SHARE = 0.8
+
+
+def consolidate(findings: list[Finding]) -> tuple[list[Finding], int]:
+    """One matter, one alert: a surge whose appeals are mostly (FOLD_SHARE) those of a more specific surge at the
+    same or a higher level is left out (the water cut-off of one estate is a topic, a place, a street and a
+    category surge at once). Risk alerts are never folded. Returns the findings kept and how many were folded."""
+    rank = {source: i for i, source in enumerate(SPECIFICITY)}
+    surges_by_rank = sorted(
+        (f for f in findings if f.surge is not None and f.source in rank), key=lambda f: rank[f.source]
+    )
+    kept: list[Finding] = []
+    folded: set[str] = set()
+    for f in surges_by_rank:
+        ids = set(f.case_ids)
+        into = next(
+            (
+                k
+                for k in kept
+                if rank[k.source] < rank[f.source]
+                and _level_rank(k.level) >= _level_rank(f.level)
+                and ids
+                and len(ids & set(k.case_ids)) >= FOLD_SHARE * len(ids)
+            ),
+            None,
+        )
+        if into is None:
+            kept.append(f)
+        else:
+            folded.add(f.fingerprint)
+    return [f for f in findings if f.fingerprint not in folded], len(folded)
+
+
 def run_detection(*, now: datetime | None = None) -> dict[str, Any]:
     """Detect surges and high-risk appeals and raise or update alerts (module docstring). Idempotent: a second run
     on the same data changes nothing. Returns counts: series, surges, findings, raised, updated, escalated,
@@ -697,6 +736,7 @@ def run_detection(*, now: datetime | None = None) -> dict[str, Any]:
         "escalated": 0,
         "unchanged": 0,
         "suppressed": 0,
+        "folded": 0,
         "failed": 0,
         "notified": 0,
         "timings": {},
@@ -710,6 +750,7 @@ def run_detection(*, now: datetime | None = None) -> dict[str, Any]:
     for f in findings:
         _judge(f, rules)
     findings = [f for f in findings if f.level]
+    findings, stats["folded"] = consolidate(findings)
     stats["findings"] = len(findings)
     stats["timings"]["cases_ms"] = round((time.perf_counter() - t) * 1000, 1)
 

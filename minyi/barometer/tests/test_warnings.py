@@ -296,17 +296,29 @@ def test_a_surge_of_a_street_and_of_a_livelihood_category(org):
     cases = add_cases(burst(3) | {TODAY: 4}, region=community, category=category, department=org.dept_a)
     # when
     run()
-    # then a street alert and a category alert, with the same cases; the category is livelihood
-    by_source = {a.source: a for a in Alert.objects.all()}
-    assert set(by_source) == {"region", "category"}
-    assert by_source["region"].region_id == street.pk and by_source["region"].key == str(street.pk)
-    assert by_source["category"].category_id == category.pk
-    for alert in by_source.values():
-        assert set(AlertCase.objects.filter(alert=alert).values_list("case_id", flat=True)) == {
-            c.pk for c in cases
-        }
-    assert any(r["code"] == "livelihood" for r in by_source["category"].reasons)
-    assert "涉及重点民生领域" in warnings.reason_texts(by_source["category"].reasons)
+    # then the street and the category both surge on the same cases: one matter, one alert, the street's (the
+    # more specific subject; the category's surge is folded into it), which says the matter is a livelihood one
+    alert = Alert.objects.get()
+    assert alert.source == "region" and alert.region_id == street.pk and alert.key == str(street.pk)
+    assert set(AlertCase.objects.filter(alert=alert).values_list("case_id", flat=True)) == {
+        c.pk for c in cases
+    }
+    assert any(r["code"] == "livelihood" for r in alert.reasons)
+    assert "涉及重点民生领域" in warnings.reason_texts(alert.reasons)
+
+
+def test_with_folding_off_the_category_gets_its_own_alert_beside_the_street(org, monkeypatch):
+    monkeypatch.setattr(warnings, "FOLD_SHARE", 1.01)  # no surge is ever 101 % another's
+    street = RegionFactory(name="幸福街道", code="xf-street", level=Region.Level.STREET, parent=org.region)
+    community = RegionFactory(
+        name="幸福社区", code="xf-community", level=Region.Level.COMMUNITY, parent=street
+    )
+    category = CategoryFactory(name="噪音扰民", code="noise", is_livelihood=True)
+    add_cases(every(5), region=community, category=category, department=org.dept_a)
+    add_cases(burst(3) | {TODAY: 4}, region=community, category=category, department=org.dept_a)
+    run()
+    assert set(Alert.objects.values_list("source", flat=True)) == {"region", "category"}
+    assert Alert.objects.get(source="category").category_id == category.pk
 
 
 def test_a_topic_surge_goes_to_the_topics_assigned_department(org):
@@ -506,3 +518,37 @@ def test_the_detector_on_a_real_timeline_with_an_injected_burst(org, shared_data
     alert_cases = set(AlertCase.objects.filter(alert=alert).values_list("case_id", flat=True))
     assert {c.pk for c in injected} <= alert_cases
     assert alert.level in ("orange", "red") and alert.count >= 15
+
+
+# ---------------------------------------------------------------------------------------------- one matter, one alert
+
+
+def _finding(source: str, key: str, ids, level: str, *, surge: bool = True) -> warnings.Finding:
+    day = date(2026, 3, 1)
+    facts = [warnings.CaseFacts(pk, day, None, False, 0, "none", ()) for pk in ids]
+    burst = (
+        warnings.surges.Surge(
+            key=key, start=day, end=day, count=len(ids), baseline=1.0, threshold=5, ratio=9.0, p_value=1e-6
+        )
+        if surge
+        else None
+    )
+    return warnings.Finding(source=source, key=key, surge=burst, start=day, end=day, cases=facts, level=level)
+
+
+def test_a_surge_mostly_made_of_a_more_specific_one_is_folded_into_it():
+    topic = _finding("topic", "1", range(1, 11), "orange")
+    place = _finding("place", "7", range(1, 10), "orange")  # 9 of its 9 cases are the topic's
+    category = _finding("category", "3", range(1, 13), "yellow")  # 10 of 12 (83 %) are the topic's
+    street = _finding("region", "5", [*range(1, 6), *range(50, 60)], "orange")  # 5 of 15: another matter too
+    risk = _finding("risk", "2", [2], "orange", surge=False)
+    kept, folded = warnings.consolidate([category, street, place, risk, topic])
+    assert [f.fingerprint for f in kept] == ["region:5", "risk:2", "topic:1"]
+    assert folded == 2
+
+
+def test_a_surge_at_a_higher_level_is_not_folded_into_a_lower_one():
+    topic = _finding("topic", "1", range(1, 11), "yellow")
+    place = _finding("place", "7", range(1, 11), "red")
+    kept, folded = warnings.consolidate([topic, place])
+    assert {f.fingerprint for f in kept} == {"topic:1", "place:7"} and folded == 0
