@@ -11,26 +11,34 @@ Documents → vectors (TF-IDF)
     are used as they are: a string is split on whitespace). Kept terms: not a stop word
     (``segment.stopwords()`` plus the letter formulas and generic complaint words of
     ``TOPIC_STOPWORDS``), at least two characters, at most ``MAX_TERM_CHARS``, with a
-    letter or a Han character (so no punctuation and no bare numbers). A text is cut
-    after ``MAX_TEXT_CHARS`` characters and ``MAX_TOKENS`` tokens. A term that appears in
-    the title counts once more for each time it appears there (the title is part of the
-    text, so its words weigh double; a title that the text does not contain is added to
-    it). Weight = (1 + ln tf) × idf, idf = ln((1 + N) / (1 + df)) + 1 over the documents
-    of the run; terms in a single document are dropped (they cannot be shared). Each
-    document keeps its ``TERMS_PER_DOC`` (30) heaviest terms, L2-normalised.
+    letter or a Han character (so no punctuation and no bare numbers); letters are
+    lower-cased (keywords show a term as first seen). A text is cut after
+    ``MAX_TEXT_CHARS`` characters and ``MAX_TOKENS`` tokens. The title's words count once
+    more (the title is part of the text, so they weigh double; a title that the text does
+    not contain is added to it). Weight = (1 + ln tf) × idf, idf = ln((1 + N) / (1 + df))
+    + 1 over the documents of the run; terms in a single document are dropped (they cannot
+    be shared). Each document keeps its ``TERMS_PER_DOC`` (30) heaviest terms,
+    L2-normalised.
 
 Vectors → clusters (single pass, then merge)
     Documents are taken in time order (those without a time last, each group in input
     order). A document is compared with the clusters found through an inverted index:
-    for each of its ``STRONG_TERMS`` heaviest terms, the ``CANDIDATES_PER_TERM`` clusters
-    most recently joined under that term. The score is the cosine between the document
-    and the cluster's centroid (the sum of its members' vectors, pruned to its
-    ``CENTROID_TERMS`` heaviest terms when it grows past twice that). The document joins
-    the best cluster if the cosine reaches ``threshold``, else it starts a new one. Then
-    clusters whose centroids (top 30 terms, L2-normalised) have a cosine of at least
-    ``merge_threshold(threshold)`` = (1 + threshold) / 2 are merged (candidate pairs again
-    through shared heavy terms). Every step is deterministic: the same documents in the
-    same order give the same topics.
+    for each of its ``STRONG_TERMS`` (6) heaviest terms, the ``CANDIDATES_PER_TERM`` (12)
+    clusters most recently joined under that term; of those, the ``SCORED_CANDIDATES`` (6)
+    that share most of these terms are scored (ties: the order found). The score is the
+    cosine between the document and the cluster's centroid (the sum of its members'
+    vectors, pruned to its ``CENTROID_TERMS`` heaviest terms when it grows past twice
+    that). The document joins the best cluster if the cosine reaches ``threshold``, else
+    it starts a new one. An index list holds at most 24 clusters (the most recently
+    joined); a cluster that no list holds can no longer be found, and its centroid is
+    freed, so memory stays linear in the documents.
+    Then (vectorised, SciPy) clusters of two or more whose centroids (top 30 terms,
+    L2-normalised) have a cosine of at least ``merge_threshold(threshold)`` =
+    (1 + threshold) / 2 are merged, and a document left alone joins its nearest cluster
+    of two or more if their cosine reaches ``threshold``; candidate pairs share one of
+    their 6 heaviest terms (each cluster is paired with its 24 neighbours in that term's
+    list ordered by weight). Every step is deterministic: the same documents in the same
+    order give the same topics.
 
 Topics
     ``keywords``: the centroid's 5 heaviest terms; ``label`` the first three joined with
@@ -435,7 +443,7 @@ class _Corpus:
         self.chunks.append(
             (
                 (keys % width).astype(np.int32),
-                np.minimum(counts, 60_000).astype(np.uint16),
+                np.minimum(counts, 255).astype(np.uint8),
                 np.bincount(keys // width, minlength=len(lens)).astype(np.int32),
             )
         )
@@ -697,12 +705,17 @@ def _merge(
     cos = np.concatenate(cos_parts)
     # clusters of two or more: union at the merge threshold
     both = (size[low] >= 2) & (size[high] >= 2) & (cos >= at)
-    parent = np.arange(n_clusters)
+    parent = list(range(n_clusters))
     for x, y in zip(low[both].tolist(), high[both].tolist(), strict=True):
         rx, ry = _find(parent, x), _find(parent, y)
         if rx != ry:
             parent[max(rx, ry)] = min(rx, ry)
-    roots = np.array([_find(parent, x) for x in range(n_clusters)], dtype=np.int64)
+    roots = np.array(parent, dtype=np.int64)
+    while True:  # pointer jumping: every cluster to its root (the smallest id of its group)
+        jumped = roots[roots]
+        if np.array_equal(jumped, roots):
+            break
+        roots = jumped
     # a single document joins its nearest cluster of two or more at the joining threshold
     one = ((size[low] == 1) ^ (size[high] == 1)) & (cos >= threshold)
     single = np.where(size[low[one]] == 1, low[one], high[one])
@@ -718,12 +731,12 @@ def _merge(
     return out
 
 
-def _find(parent: np.ndarray, x: int) -> int:
+def _find(parent: list[int], x: int) -> int:
     root = x
     while parent[root] != root:
-        root = int(parent[root])
+        root = parent[root]
     while parent[x] != root:
-        parent[x], x = root, int(parent[x])
+        parent[x], x = root, parent[x]
     return root
 
 
@@ -884,15 +897,21 @@ def _member_similarity(
     keys = np.repeat(np.arange(len(ptr) - 1, dtype=np.int64), np.diff(ptr)) * width + cols
     order = np.argsort(keys, kind="stable")
     keys, cvals = keys[order], vals[order]
-    lens = indptr[members + 1] - indptr[members]
-    pos = np.repeat(indptr[members], lens) + (np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens))
-    doc_keys = np.repeat(member_group, lens) * width + terms[pos]
-    at = np.searchsorted(keys, doc_keys)
-    at = np.minimum(at, max(len(keys) - 1, 0))
-    hit = keys[at] == doc_keys if len(keys) else np.zeros(len(doc_keys), dtype=bool)
-    contrib = np.where(hit, cvals[at] if len(keys) else 0.0, 0.0) * weights[pos]
-    row = np.repeat(np.arange(len(members)), lens)
-    return np.bincount(row, weights=contrib, minlength=len(members))
+    out = np.zeros(len(members))
+    if not len(keys):
+        return out
+    step = 1 << 15  # members at a time: bounded working memory
+    for start in range(0, len(members), step):
+        block = members[start : start + step]
+        lens = indptr[block + 1] - indptr[block]
+        pos = np.repeat(indptr[block] - (np.cumsum(lens) - lens), lens) + np.arange(lens.sum())
+        doc_keys = np.repeat(member_group[start : start + step], lens) * width + terms[pos]
+        at = np.minimum(np.searchsorted(keys, doc_keys), len(keys) - 1)
+        contrib = np.where(keys[at] == doc_keys, cvals[at], 0.0) * weights[pos]
+        out[start : start + len(block)] = np.bincount(
+            np.repeat(np.arange(len(block)), lens), weights=contrib, minlength=len(block)
+        )
+    return out
 
 
 # --------------------------------------------------------------------------------------------- matching
