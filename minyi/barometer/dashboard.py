@@ -813,59 +813,36 @@ def charts(
         plot=_plot(rows, "received"),
     )
 
-    labels = dict(Channel.choices)
-    rows = [
-        {
-            "label": str(labels.get(channel, channel)),
-            "code": channel,
-            "received": received,
-            "share": _share(received, total),
-            "url": link(channel=channel),
-        }
-        for channel, received in figs["channels"]
-        if received
-    ]
-    out["channels"] = _chart(
-        "channels",
-        _("渠道占比"),
-        "pie",
-        [
-            _column("label", _("渠道"), "text"),
-            _column("code", _("代码"), "text"),
-            _column("received", _("诉求量")),
-            _column("share", _("占比"), "percent"),
-        ],
-        rows,
-        cases_url=everything,
-        plot=_plot(rows, "received"),
-    )
-
-    labels = dict(Kind.choices)
-    rows = [
-        {
-            "label": str(labels.get(kind, kind)),
-            "code": kind,
-            "received": received,
-            "share": _share(received, total),
-            "url": link(kind=kind),
-        }
-        for kind, received in figs["kinds"]
-        if received
-    ]
-    out["kinds"] = _chart(
-        "kinds",
-        _("诉求类型"),
-        "bar",
-        [
-            _column("label", _("类型"), "text"),
-            _column("code", _("代码"), "text"),
-            _column("received", _("诉求量")),
-            _column("share", _("占比"), "percent"),
-        ],
-        rows,
-        cases_url=everything,
-        plot=_plot(rows, "received"),
-    )
+    for name, title, plot, choices, key, column in (
+        ("channels", _("渠道占比"), "pie", Channel.choices, "channel", _("渠道")),
+        ("kinds", _("诉求类型"), "bar", Kind.choices, "kind", _("类型")),
+    ):
+        labels = dict(choices)
+        rows = [
+            {
+                "label": str(labels.get(code, code)),
+                "code": code,
+                "received": received,
+                "share": _share(received, total),
+                "url": link(**{key: code}),
+            }
+            for code, received in figs[name]
+            if received
+        ]
+        out[name] = _chart(
+            name,
+            title,
+            plot,
+            [
+                _column("label", column, "text"),
+                _column("code", _("代码"), "text"),
+                _column("received", _("诉求量")),
+                _column("share", _("占比"), "percent"),
+            ],
+            rows,
+            cases_url=everything,
+            plot=_plot(rows, "received"),
+        )
 
     names = _rate_names()
     rows = [
