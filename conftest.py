@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,25 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _data_migration_rows(request):
+    """The rows that data migrations wrote (the default SLA policies), present in every test that uses the database.
+
+    Tests run in parallel, one database per worker, and a transactional test flushes every table when it ends. In
+    one process Django runs those tests last; across workers a later file may follow one on the same worker. So
+    when the rows are gone they are loaded again, exactly as the migration loads them."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or (
+        marker is not None and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
+    )
+    if transactional or (marker is None and "db" not in request.fixturenames):
+        return
+    request.getfixturevalue("db")
+    from django.apps import apps
+
+    from minyi.routing.models import SlaPolicy
+
+    if not SlaPolicy.objects.exists():
+        importlib.import_module("minyi.routing.migrations.0002_default_sla_policies").load(apps, None)

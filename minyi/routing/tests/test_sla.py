@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
 from minyi.core.choices import Kind, Priority
@@ -11,17 +9,6 @@ from minyi.routing.models import SlaPolicy
 from minyi.routing.services import HOTLINE_ORDINARY_SLA, HOTLINE_URGENT_SLA, PETITION_SLA, Sla, sla_for
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _migration_rows(db):
-    """The rows the data migration wrote. A transactional test that ran earlier in the same process (tests run in
-    parallel, one database per worker, so any file may follow one) flushes every table when it ends, these rows
-    too: load them again exactly as the migration does, so that these tests check the migration's values."""
-    if not SlaPolicy.objects.exists():
-        from django.apps import apps
-
-        importlib.import_module("minyi.routing.migrations.0002_default_sla_policies").load(apps, None)
 
 
 def test_default_rows_exist_after_migration():
