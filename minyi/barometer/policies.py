@@ -136,6 +136,12 @@ def can_handle_alert(user, alert) -> bool:
     )
 
 
+def can_reopen_alert(user) -> bool:
+    """Reopening a closed alert is the supervisors' (ALERT_ROLES)."""
+    actor = case_policies.actor_for_user(user)
+    return actor.is_staff_actor and bool(actor.roles & ALERT_ROLES)
+
+
 def can_view_reports(user) -> bool:
     scope = scope_for(user)
     return scope is not None and scope.all

@@ -848,18 +848,12 @@ def _user_of(actor) -> Any:
     return actor.user if isinstance(actor, case_policies.Actor) else actor
 
 
-def can_reopen_alert(user) -> bool:
-    """Reopening a closed alert is the supervisors' (policies.ALERT_ROLES)."""
-    actor = case_policies.actor_for_user(user)
-    return actor.is_staff_actor and bool(actor.roles & policies.ALERT_ROLES)
-
-
 def permitted(user, action: str, alert: Alert) -> bool:
     """Whether `user` may take `action` on `alert` at all (whatever its state)."""
     if action not in TRANSITIONS:
         return False
     if action == "reopen":
-        return can_reopen_alert(user)
+        return policies.can_reopen_alert(user)
     return policies.can_handle_alert(user, alert)
 
 
