@@ -11,13 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-
-class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise TypeError("events are append-only")
-
-    def delete(self):
-        raise TypeError("events are append-only")
+from minyi.cases.models import AppendOnlyQuerySet
 
 
 class BarometerSettings(models.Model):

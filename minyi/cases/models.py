@@ -170,11 +170,13 @@ class CaseContact(models.Model):
 
 
 class AppendOnlyQuerySet(models.QuerySet):
+    """Events are never changed nor deleted in bulk (CaseEvent here; the barometer's topic and alert events too)."""
+
     def update(self, **kwargs):
-        raise TypeError("case events are append-only")
+        raise TypeError("events are append-only")
 
     def delete(self):
-        raise TypeError("case events are append-only")
+        raise TypeError("events are append-only")
 
 
 class CaseEvent(models.Model):
